@@ -1,0 +1,222 @@
+"""Factories for every model: the public test API. Tests make data only through these
+(or through the services they test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from vrop.accounts.choices import Role
+from vrop.accounts.models import Team, User
+from vrop.callaudit.models import Call, Direction
+from vrop.core.validators import make_inn
+from vrop.crm.choices import ActivityKind, Stage, Unit
+from vrop.crm.models import Activity, Client, Contact, Deal, DealLine, Product, StageChange, Task
+from vrop.planning.models import Metric, Plan
+from vrop.receivables.models import Invoice, Payment, Shipment
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}@example.com")
+    email = factory.SelfAttribute("username")
+    first_name = factory.Sequence(lambda n: f"Имя{n}")
+    last_name = factory.Sequence(lambda n: f"Фамилия{n}")
+    role = Role.MANAGER
+    is_active = True
+    password = factory.PostGenerationMethodCall("set_password", "password")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:
+            obj.save()
+
+
+class OwnerFactory(UserFactory):
+    role = Role.OWNER
+
+
+class HeadFactory(UserFactory):
+    role = Role.HEAD
+
+
+class ManagerFactory(UserFactory):
+    role = Role.MANAGER
+
+
+class FinanceFactory(UserFactory):
+    role = Role.FINANCE
+
+
+class SupplyFactory(UserFactory):
+    role = Role.SUPPLY
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    name = factory.Sequence(lambda n: f"ООО «Клиент {n}»")
+    inn = factory.Sequence(lambda n: make_inn(f"77{n:07d}"))
+    segment = "construction"
+    manager = factory.SubFactory(ManagerFactory)
+    payment_terms_days = 0
+    credit_limit = Decimal("0")
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    client = factory.SubFactory(ClientFactory)
+    name = factory.Sequence(lambda n: f"Контакт {n}")
+    phone = factory.Sequence(lambda n: f"+7900{n:07d}")
+    email = factory.Sequence(lambda n: f"contact{n}@client.example")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    name = factory.Sequence(lambda n: f"Арматура А500С ⌀{10 + n % 20}")
+    category = "rebar"
+    unit = Unit.TONNE
+    cost_price = Decimal("50000.00")
+    list_price = Decimal("56000.00")
+    stock_qty = Decimal("100")
+
+
+class DealFactory(factory.django.DjangoModelFactory):
+    """A deal row as stored. For rule-checked creation use ``crm.services.deal_create``."""
+
+    class Meta:
+        model = Deal
+
+    title = factory.Sequence(lambda n: f"Сделка {n}")
+    client = factory.SubFactory(ClientFactory)
+    manager = factory.SelfAttribute("client.manager")
+    channel = "phone"
+    received_at = factory.LazyFunction(timezone.now)
+    stage = Stage.LEAD
+    stage_changed_at = factory.SelfAttribute("received_at")
+    amount = Decimal("0")
+
+
+class DealLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DealLine
+
+    deal = factory.SubFactory(DealFactory)
+    product = factory.SubFactory(ProductFactory)
+    qty = Decimal("10")
+    price = factory.SelfAttribute("product.list_price")
+    cost_price = factory.SelfAttribute("product.cost_price")
+    list_price = factory.SelfAttribute("product.list_price")
+
+
+class StageChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StageChange
+
+    deal = factory.SubFactory(DealFactory)
+    stage = Stage.CONTACT
+    changed_at = factory.LazyFunction(timezone.now)
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    deal = factory.SubFactory(DealFactory)
+    client = factory.SelfAttribute("deal.client")
+    manager = factory.SelfAttribute("deal.manager")
+    title = "Перезвонить"
+    due_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=1))
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Activity
+
+    kind = ActivityKind.CALL
+    deal = factory.SubFactory(DealFactory)
+    client = factory.SelfAttribute("deal.client")
+    user = factory.SelfAttribute("deal.manager")
+    occurred_at = factory.LazyFunction(timezone.now)
+    subject = "Звонок"
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Invoice
+
+    deal = factory.SubFactory(DealFactory, stage=Stage.WON)
+    client = factory.SelfAttribute("deal.client")
+    manager = factory.SelfAttribute("deal.manager")
+    number = factory.Sequence(lambda n: f"СЧ-{n:05d}")
+    issued_on = factory.LazyFunction(timezone.localdate)
+    due_on = factory.LazyAttribute(lambda o: o.issued_on + dt.timedelta(days=14))
+    amount = Decimal("100000.00")
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    client = factory.SelfAttribute("invoice.client")
+    paid_on = factory.LazyFunction(timezone.localdate)
+    amount = Decimal("100000.00")
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Shipment
+
+    deal = factory.SubFactory(DealFactory, stage=Stage.WON)
+    client = factory.SelfAttribute("deal.client")
+    manager = factory.SelfAttribute("deal.manager")
+    shipped_on = factory.LazyFunction(timezone.localdate)
+    amount = Decimal("100000.00")
+    cost = Decimal("90000.00")
+    volume = Decimal("2")
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Plan
+
+    period_start = dt.date(2026, 11, 1)
+    period_end = dt.date(2026, 11, 30)
+    metric = Metric.GROSS_PROFIT
+    target = Decimal("1000000")
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Call
+
+    deal = factory.SubFactory(DealFactory)
+    client = factory.SelfAttribute("deal.client")
+    manager = factory.SelfAttribute("deal.manager")
+    started_at = factory.LazyFunction(timezone.now)
+    direction = Direction.OUT
+    duration_s = 120
+    transcript = factory.LazyFunction(lambda: [
+        {"speaker": "manager", "start": 0.0, "end": 3.0, "text": "Добрый день, компания Металл-Сервис."},
+        {"speaker": "client", "start": 3.2, "end": 6.0, "text": "Здравствуйте, нужна арматура."},
+    ])

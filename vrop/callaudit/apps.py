@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CallauditConfig(AppConfig):
+    name = "vrop.callaudit"
+    label = "callaudit"

@@ -1,0 +1,31 @@
+"""Navigation per role."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+# (url name, label, roles that see it; empty = everyone)
+NAVIGATION = [
+    ("home", _("Home"), ()),
+    ("deal-list", _("Deals"), ("owner", "head", "manager", "finance", "supply")),
+    ("client-list", _("Clients"), ("owner", "head", "manager", "finance")),
+    ("product-list", _("Products"), ()),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    for name, label, roles in NAVIGATION:
+        if roles and user.role not in roles and not user.is_superuser:
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"name": name, "label": label, "url": url,
+                      "active": request.path == url or (url != "/" and request.path.startswith(url))})
+    return {"nav_items": items}
