@@ -216,7 +216,19 @@ class CallFactory(factory.django.DjangoModelFactory):
     started_at = factory.LazyFunction(timezone.now)
     direction = Direction.OUT
     duration_s = 120
-    transcript = factory.LazyFunction(lambda: [
-        {"speaker": "manager", "start": 0.0, "end": 3.0, "text": "Добрый день, компания Металл-Сервис."},
-        {"speaker": "client", "start": 3.2, "end": 6.0, "text": "Здравствуйте, нужна арматура."},
-    ])
+    transcript = factory.LazyFunction(
+        lambda: [
+            {
+                "speaker": "manager",
+                "start": 0.0,
+                "end": 3.0,
+                "text": "Добрый день, компания Металл-Сервис.",
+            },
+            {
+                "speaker": "client",
+                "start": 3.2,
+                "end": 6.0,
+                "text": "Здравствуйте, нужна арматура.",
+            },
+        ]
+    )

@@ -1,13 +1,35 @@
-"""The REST API at /api/v1/: assembles the per-app routers."""
+"""The REST API at /api/v1/: assembles the per-app routers.
+
+Each app that has endpoints exposes ``router`` in ``vrop/<app>/api.py``; it is mounted
+here at the root of /api/v1/ (the app's paths carry their own prefix).
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from importlib.util import find_spec
+
 from django.http import HttpRequest
 from ninja import NinjaAPI
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from vrop.accounts.services import api_token_authenticate
 from vrop.core.errors import ServiceError
+
+APPS_WITH_API = [
+    "accounts",
+    "crm",
+    "discipline",
+    "pricing",
+    "receivables",
+    "planning",
+    "analytics",
+    "team",
+    "callaudit",
+    "integrations",
+    "notifications",
+]
 
 
 class BearerToken(HttpBearer):
@@ -50,14 +72,17 @@ def service_error(request, exc: ServiceError):
     return api.create_response(request, body, status=exc.status)
 
 
-def _register_routers() -> None:
-    from importlib import import_module
+@api.exception_handler(NinjaValidationError)
+def validation_error(request, exc: NinjaValidationError):
+    from django.utils.translation import gettext as _
 
-    for module_name, prefix in [
-        ("vrop.crm.api", "/"),
-    ]:
-        module = import_module(module_name)
-        api.add_router(prefix, module.router)
+    return api.create_response(
+        request,
+        {"detail": _("The request is not valid."), "code": "invalid", "errors": exc.errors},
+        status=422,
+    )
 
 
-_register_routers()
+for _app in APPS_WITH_API:
+    if find_spec(f"vrop.{_app}.api") is not None:
+        api.add_router("/", import_module(f"vrop.{_app}.api").router)

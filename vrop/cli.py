@@ -1,11 +1,11 @@
 """The ``vrop`` command: what an operator does, in one place.
 
-    vrop demo [--no-serve] [--scale N] [--seed S] [--host H] [--port P]
-    vrop serve [--host H] [--port P]      web app + the embedded task worker
-    vrop worker                           task workers alone (production, any number)
-    vrop import DIR|ZIP / vrop export DIR the exchange format
-    vrop bench [NAME ...]                 benchmarks under ./benchmarks
-    vrop manage ...                       Django's management commands
+vrop demo [--no-serve] [--scale N] [--seed S] [--host H] [--port P]
+vrop serve [--host H] [--port P]      web app + the embedded task worker
+vrop worker                           task workers alone (production, any number)
+vrop import DIR|ZIP / vrop export DIR the exchange format
+vrop bench [NAME ...]                 benchmarks under ./benchmarks
+vrop manage ...                       Django's management commands
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ def serve(host: str, port: int, *, with_worker: bool = True) -> int:
     worker = _start_worker_process() if with_worker else None
     print(f"Serving on http://{host}:{port}/  (data: {settings.DATA_DIR})", flush=True)
     try:
-        waitress_serve(application, host=host, port=port, threads=8, ident="vrop",
-                       _quiet=True)
+        waitress_serve(application, host=host, port=port, threads=8, ident="vrop", _quiet=True)
     except KeyboardInterrupt:
         pass
     finally:

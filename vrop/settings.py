@@ -30,7 +30,11 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = os.environ.get("VROP_DEBUG", "") == "1"
-ALLOWED_HOSTS = [h for h in os.environ.get("VROP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+ALLOWED_HOSTS = [
+    h
+    for h in os.environ.get("VROP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+    if h
+]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("VROP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
@@ -92,7 +96,7 @@ AUTHENTICATION_BACKENDS = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -157,7 +161,7 @@ CACHES = (
 # --- i18n -------------------------------------------------------------------------------
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS: list = []  # each app keeps its catalogue in vrop/<app>/locale
 TIME_ZONE = os.environ.get("VROP_TIME_ZONE", "Europe/Moscow")
 USE_I18N = True
 USE_TZ = True

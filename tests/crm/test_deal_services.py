@@ -16,9 +16,13 @@ pytestmark = pytest.mark.django_db
 def test_deal_create_computes_totals_and_starts_history(manager):
     client = ClientFactory(manager=manager)
     product = ProductFactory(cost_price=Decimal("50000"), list_price=Decimal("56000"))
-    deal = deal_create(actor=manager, client=client,
-                       lines=[LineInput(product=product, qty=Decimal("2.5"), price=Decimal("55000"))],
-                       next_step_title="Позвонить", next_step_due_at=timezone.now() + dt.timedelta(days=1))
+    deal = deal_create(
+        actor=manager,
+        client=client,
+        lines=[LineInput(product=product, qty=Decimal("2.5"), price=Decimal("55000"))],
+        next_step_title="Позвонить",
+        next_step_due_at=timezone.now() + dt.timedelta(days=1),
+    )
     deal.refresh_from_db()
     assert deal.amount == Decimal("137500.00")
     assert deal.cost_amount == Decimal("125000.00")
@@ -39,8 +43,12 @@ def test_open_deal_without_next_step_is_refused_and_nothing_is_written(manager):
 
 def test_lost_needs_a_reason(manager):
     client = ClientFactory(manager=manager)
-    deal = deal_create(actor=manager, client=client, next_step_title="x",
-                       next_step_due_at=timezone.now() + dt.timedelta(days=1))
+    deal = deal_create(
+        actor=manager,
+        client=client,
+        next_step_title="x",
+        next_step_due_at=timezone.now() + dt.timedelta(days=1),
+    )
     with pytest.raises(ValidationError):
         deal_stage_change(actor=manager, deal=deal, stage=Stage.LOST)
     deal.refresh_from_db()

@@ -9,8 +9,22 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "role", "team", "is_active")
     list_filter = ("role", "team", "is_active")
     fieldsets = BaseUserAdmin.fieldsets + (
-        ("Virtual ROP", {"fields": ("role", "team", "hired_on", "left_on", "phone", "is_absent",
-                                    "telegram_chat_id", "digest_time", "language")}),
+        (
+            "Virtual ROP",
+            {
+                "fields": (
+                    "role",
+                    "team",
+                    "hired_on",
+                    "left_on",
+                    "phone",
+                    "is_absent",
+                    "telegram_chat_id",
+                    "digest_time",
+                    "language",
+                )
+            },
+        ),
     )
 
 

@@ -32,8 +32,14 @@ class User(AbstractUser, ExternalRecord):
 
     email = models.EmailField(_("e-mail"), unique=True)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MANAGER)
-    team = models.ForeignKey(Team, verbose_name=_("team"), null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="members")
+    team = models.ForeignKey(
+        Team,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="members",
+    )
     hired_on = models.DateField(_("hired on"), null=True, blank=True)
     left_on = models.DateField(_("left on"), null=True, blank=True)
     phone = models.CharField(_("phone"), max_length=50, blank=True, default="")

@@ -30,18 +30,29 @@ def team_get_or_create(*, name: str) -> Team | None:
 
 
 @transaction.atomic
-def user_upsert(*, email: str, name: str = "", role: str = Role.MANAGER, team: str = "",
-                hired_on: date | None = None, left_on: date | None = None,
-                password: str | None = None, source: str = "", external_id: str = "",
-                extra: dict | None = None) -> tuple[User, bool]:
+def user_upsert(
+    *,
+    email: str,
+    name: str = "",
+    role: str = Role.MANAGER,
+    team: str = "",
+    hired_on: date | None = None,
+    left_on: date | None = None,
+    password: str | None = None,
+    source: str = "",
+    external_id: str = "",
+    extra: dict | None = None,
+) -> tuple[User, bool]:
     """Create or update a user matched by e-mail. Returns (user, created)."""
     email = (email or "").strip().lower()
     if not email or "@" not in email:
         raise ValidationError(_("A valid e-mail is required."), field="email")
     if role not in Role.values:
         raise ValidationError(
-            _("Unknown role “%(role)s”: use owner, head, manager, finance or supply.") % {"role": role},
-            field="role")
+            _("Unknown role “%(role)s”: use owner, head, manager, finance or supply.")
+            % {"role": role},
+            field="role",
+        )
     first, _sep, last = (name or "").strip().partition(" ")
     user = User.objects.filter(email__iexact=email).first()
     created = user is None
@@ -69,7 +80,9 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     if not name:
         raise ValidationError(_("Give the token a name."), field="name")
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:12], key_hash=_hash(key))
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], prefix=key[:12], key_hash=_hash(key)
+    )
     return token, key
 
 
@@ -81,8 +94,11 @@ def api_token_revoke(*, token: ApiToken) -> None:
 def api_token_authenticate(key: str) -> User | None:
     if not key or not key.startswith(TOKEN_PREFIX):
         return None
-    token = (ApiToken.objects.select_related("user")
-             .filter(key_hash=_hash(key), revoked_at__isnull=True).first())
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_hash(key), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()

@@ -21,12 +21,20 @@ class CallQuerySet(VisibleQuerySet):
 
 
 class Call(ExternalRecord):
-    deal = models.ForeignKey("crm.Deal", null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="calls")
-    client = models.ForeignKey("crm.Client", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="calls")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("manager"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="calls")
+    deal = models.ForeignKey(
+        "crm.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    client = models.ForeignKey(
+        "crm.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="calls",
+    )
     started_at = models.DateTimeField(_("started at"), db_index=True)
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     duration_s = models.PositiveIntegerField(_("duration, s"), default=0)
@@ -43,8 +51,11 @@ class Call(ExternalRecord):
         verbose_name_plural = _("calls")
         ordering = ["-started_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="call_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="call_source_id_unique",
+            ),
         ]
         indexes = [models.Index(fields=["manager", "started_at"])]
 

@@ -57,7 +57,9 @@ def add_working_days(day: date, n: int) -> date:
 class WorkingTime:
     """Working hours on working days in one time zone."""
 
-    def __init__(self, start: time = time(9, 0), end: time = time(18, 0), tz: ZoneInfo = DEFAULT_TZ):
+    def __init__(
+        self, start: time = time(9, 0), end: time = time(18, 0), tz: ZoneInfo = DEFAULT_TZ
+    ):
         self.start = start
         self.end = end
         self.tz = tz
@@ -74,7 +76,10 @@ class WorkingTime:
         return moment.astimezone(self.tz)
 
     def _day_bounds(self, day: date) -> tuple[datetime, datetime]:
-        return (datetime.combine(day, self.start, self.tz), datetime.combine(day, self.end, self.tz))
+        return (
+            datetime.combine(day, self.start, self.tz),
+            datetime.combine(day, self.end, self.tz),
+        )
 
     def minutes_between(self, start: datetime, end: datetime) -> int:
         """Working minutes from ``start`` to ``end`` (0 if end is not after start)."""

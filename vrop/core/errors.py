@@ -15,8 +15,14 @@ class ServiceError(Exception):
     code = "refused"
     status = 400
 
-    def __init__(self, message: Any, *, code: str | None = None, field: str | None = None,
-                 params: dict | None = None) -> None:
+    def __init__(
+        self,
+        message: Any,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        params: dict | None = None,
+    ) -> None:
         self.message = message
         self.field = field
         self.params = params or {}

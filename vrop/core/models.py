@@ -54,8 +54,9 @@ class CompanySettings(models.Model):
     phone = models.CharField(_("phone"), max_length=50, blank=True, default="")
     bank_details = models.TextField(_("bank details"), blank=True, default="")
     currency = models.CharField(_("currency"), max_length=3, default="RUB")
-    vat_rate_pct = models.DecimalField(_("VAT rate, %"), max_digits=5, decimal_places=2,
-                                       default=Decimal("20"))
+    vat_rate_pct = models.DecimalField(
+        _("VAT rate, %"), max_digits=5, decimal_places=2, default=Decimal("20")
+    )
     time_zone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
     workday_start = models.TimeField(_("working day starts"), default=time(9, 0))
     workday_end = models.TimeField(_("working day ends"), default=time(18, 0))
@@ -63,38 +64,56 @@ class CompanySettings(models.Model):
     # Discipline
     stage_norms_days = models.JSONField(_("stage norms, working days"), default=default_stage_norms)
     next_step_overdue_days = models.PositiveSmallIntegerField(
-        _("next step overdue tolerance, working days"), default=1)
+        _("next step overdue tolerance, working days"), default=1
+    )
     sla_first_contact_minutes = models.PositiveIntegerField(
-        _("first contact SLA, working minutes"), default=15)
+        _("first contact SLA, working minutes"), default=15
+    )
     sla_quote_minutes = models.PositiveIntegerField(_("quote SLA, working minutes"), default=120)
     open_requests_cap = models.PositiveIntegerField(_("open requests per manager, cap"), default=20)
     escalation_head_hours = models.PositiveIntegerField(
-        _("escalate to the head after, working hours"), default=4)
+        _("escalate to the head after, working hours"), default=4
+    )
     escalation_owner_hours = models.PositiveIntegerField(
-        _("escalate to the owner after, working hours"), default=16)
+        _("escalate to the owner after, working hours"), default=16
+    )
 
     # Price and margin
     discount_manager_pct = models.DecimalField(
-        _("manager may discount up to, %"), max_digits=5, decimal_places=2, default=Decimal("3"),
-        validators=[MinValueValidator(0), MaxValueValidator(100)])
+        _("manager may discount up to, %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("3"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     discount_head_pct = models.DecimalField(
-        _("head may discount up to, %"), max_digits=5, decimal_places=2, default=Decimal("7"),
-        validators=[MinValueValidator(0), MaxValueValidator(100)])
+        _("head may discount up to, %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("7"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     min_margin_pct = models.DecimalField(
-        _("minimum margin, %"), max_digits=5, decimal_places=2, default=Decimal("8"),
-        validators=[MinValueValidator(0), MaxValueValidator(100)])
+        _("minimum margin, %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("8"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     approval_escalation_hours = models.PositiveIntegerField(
-        _("escalate an undecided approval after, working hours"), default=4)
+        _("escalate an undecided approval after, working hours"), default=4
+    )
 
     # Credit
     overdue_stop_shipment_days = models.PositiveSmallIntegerField(
-        _("overdue days that stop shipments on deferral"), default=5)
+        _("overdue days that stop shipments on deferral"), default=5
+    )
     overdue_client_stop_days = models.PositiveSmallIntegerField(
-        _("overdue days that put the client on stop"), default=30)
+        _("overdue days that put the client on stop"), default=30
+    )
 
     # Visibility
-    managers_see_all = models.BooleanField(
-        _("managers see all clients and deals"), default=False)
+    managers_see_all = models.BooleanField(_("managers see all clients and deals"), default=False)
 
     class Meta:
         verbose_name = _("company settings")

@@ -29,7 +29,9 @@ def to_decimal(value, *, field: str = "") -> Decimal:
             _("“%(value)s” is not a number.") % {"value": value}, field=field or None
         )
     if not result.is_finite():
-        raise ValidationError(_("“%(value)s” is not a number.") % {"value": value}, field=field or None)
+        raise ValidationError(
+            _("“%(value)s” is not a number.") % {"value": value}, field=field or None
+        )
     return result
 
 

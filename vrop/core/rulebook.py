@@ -34,16 +34,41 @@ class Violation:
 
 
 _RULES: dict[str, list[Callable[..., list[Violation]]]] = defaultdict(list)
+# Set-based variants for imports and sweeps: fn(queryset) -> {pk: [Violation, ...]}
+_BULK: dict[Callable, Callable] = {}
 
 
-def rule(*events: str):
+def rule(*events: str, bulk: Callable | None = None):
+    """Register a rule for events; ``bulk`` is its set-based variant over a queryset."""
+
     def register(function):
         for event in events:
             if function not in _RULES[event]:
                 _RULES[event].append(function)
+        if bulk is not None:
+            _BULK[function] = bulk
         return function
 
     return register
+
+
+def evaluate_bulk(event: str, queryset, *, actor=None) -> dict:
+    """Violations per object pk for every object of ``queryset`` (flag mode: imports, sweeps).
+
+    Rules with a set-based variant run it once; the others run per object.
+    """
+    result: dict = defaultdict(list)
+    for function in _RULES.get(event, []):
+        bulk = _BULK.get(function)
+        if bulk is not None:
+            for pk, violations in bulk(queryset).items():
+                result[pk].extend(violations)
+        else:
+            for obj in queryset.iterator(chunk_size=2000):
+                found = function(obj, actor=actor, context={})
+                if found:
+                    result[obj.pk].extend(found)
+    return dict(result)
 
 
 def rules_for(event: str) -> list[Callable[..., list[Violation]]]:
@@ -57,8 +82,9 @@ def evaluate(event: str, obj: Any, *, actor=None, context: dict | None = None) -
     return violations
 
 
-def check(event: str, obj: Any, *, mode: str = ENFORCE, actor=None,
-          context: dict | None = None) -> list[Violation]:
+def check(
+    event: str, obj: Any, *, mode: str = ENFORCE, actor=None, context: dict | None = None
+) -> list[Violation]:
     """Evaluate the rules of ``event``; raise on the first violation in enforce mode."""
     violations = evaluate(event, obj, actor=actor, context=context)
     if violations and mode == ENFORCE:

@@ -33,7 +33,9 @@ def clean_inn(value: str | None) -> str:
     if not is_valid_inn(inn):
         raise ValidationError(
             _("INN “%(inn)s” is not valid: it must have 10 or 12 digits with a correct checksum.")
-            % {"inn": inn}, field="inn")
+            % {"inn": inn},
+            field="inn",
+        )
     return inn
 
 

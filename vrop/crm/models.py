@@ -41,20 +41,30 @@ class Client(ExternalRecord, TimeStampedModel):
     inn = models.CharField(_("INN"), max_length=12, blank=True, default="", db_index=True)
     kpp = models.CharField(_("KPP"), max_length=9, blank=True, default="")
     segment = models.CharField(_("segment"), max_length=64, blank=True, default="")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("manager"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="clients")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clients",
+    )
     phone = models.CharField(_("phone"), max_length=50, blank=True, default="")
     email = models.EmailField(_("e-mail"), blank=True, default="")
     city = models.CharField(_("city"), max_length=100, blank=True, default="")
-    payment_terms_days = models.PositiveIntegerField(_("payment terms, days (0 = prepayment)"),
-                                                     default=0)
+    payment_terms_days = models.PositiveIntegerField(
+        _("payment terms, days (0 = prepayment)"), default=0
+    )
     credit_limit = models.DecimalField(_("credit limit"), default=Decimal("0"), **MONEY)
-    credit_status = models.CharField(_("credit status"), max_length=20,
-                                     choices=CreditStatus.choices, default=CreditStatus.ACTIVE)
-    credit_status_reason = models.CharField(_("credit status reason"), max_length=300, blank=True,
-                                            default="")
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="merged_clients")
+    credit_status = models.CharField(
+        _("credit status"), max_length=20, choices=CreditStatus.choices, default=CreditStatus.ACTIVE
+    )
+    credit_status_reason = models.CharField(
+        _("credit status reason"), max_length=300, blank=True, default=""
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_clients"
+    )
     history = HistoricalRecords()
 
     objects = ClientQuerySet.as_manager()
@@ -64,8 +74,11 @@ class Client(ExternalRecord, TimeStampedModel):
         verbose_name_plural = _("clients")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="client_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="client_source_id_unique",
+            ),
         ]
         indexes = [models.Index(fields=["manager", "name"])]
 
@@ -99,7 +112,9 @@ class ProductQuerySet(VisibleQuerySet):
 
 class Product(ExternalRecord, TimeStampedModel):
     name = models.CharField(_("name"), max_length=300)
-    category = models.CharField(_("category"), max_length=100, blank=True, default="", db_index=True)
+    category = models.CharField(
+        _("category"), max_length=100, blank=True, default="", db_index=True
+    )
     unit = models.CharField(_("unit"), max_length=8, choices=Unit.choices, default=Unit.TONNE)
     cost_price = models.DecimalField(_("cost price"), default=Decimal("0"), **MONEY)
     list_price = models.DecimalField(_("list price"), default=Decimal("0"), **MONEY)
@@ -114,8 +129,11 @@ class Product(ExternalRecord, TimeStampedModel):
         verbose_name_plural = _("products")
         ordering = ["category", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="product_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="product_source_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,10 +149,22 @@ class DealQuerySet(VisibleQuerySet):
 
 class Deal(ExternalRecord, TimeStampedModel):
     title = models.CharField(_("title"), max_length=300, blank=True, default="")
-    client = models.ForeignKey(Client, verbose_name=_("client"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="deals")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("manager"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="deals")
+    client = models.ForeignKey(
+        Client,
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deals",
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deals",
+    )
     channel = models.CharField(_("channel"), max_length=32, blank=True, default=Channel.OTHER)
     received_at = models.DateTimeField(_("received at"), db_index=True)
     need = models.TextField(_("need"), blank=True, default="")
@@ -156,8 +186,9 @@ class Deal(ExternalRecord, TimeStampedModel):
     promised_date = models.DateField(_("promised delivery date"), null=True, blank=True)
     # Flags raised on import or sync instead of refusing (rule code -> message).
     flags = models.JSONField(_("flags"), default=dict, blank=True)
-    copied_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="copies")
+    copied_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+    )
     history = HistoricalRecords(excluded_fields=["updated_at", "last_activity_at", "next_step_at"])
 
     objects = DealQuerySet.as_manager()
@@ -167,8 +198,11 @@ class Deal(ExternalRecord, TimeStampedModel):
         verbose_name_plural = _("deals")
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="deal_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="deal_source_id_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["manager", "stage"]),
@@ -198,13 +232,16 @@ class Deal(ExternalRecord, TimeStampedModel):
     def discount_pct(self) -> Decimal | None:
         from vrop.core.money import percent
 
-        return percent(self.list_amount - self.amount, self.list_amount) if self.list_amount else None
+        return (
+            percent(self.list_amount - self.amount, self.list_amount) if self.list_amount else None
+        )
 
 
 class DealLine(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT,
-                                related_name="deal_lines")
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="deal_lines"
+    )
     qty = models.DecimalField(_("quantity"), **QTY)
     price = models.DecimalField(_("price"), **MONEY)
     cost_price = models.DecimalField(_("cost price"), **MONEY)
@@ -258,15 +295,18 @@ class StageChange(models.Model):
     from_stage = models.CharField(_("from stage"), max_length=16, blank=True, default="")
     stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices)
     changed_at = models.DateTimeField(_("changed at"))
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("stage change")
         verbose_name_plural = _("stage changes")
         ordering = ["changed_at", "id"]
-        indexes = [models.Index(fields=["deal", "changed_at"]),
-                   models.Index(fields=["stage", "changed_at"])]
+        indexes = [
+            models.Index(fields=["deal", "changed_at"]),
+            models.Index(fields=["stage", "changed_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.deal_id}: {self.stage} @ {self.changed_at:%Y-%m-%d}"
@@ -282,19 +322,27 @@ class TaskQuerySet(VisibleQuerySet):
 class Task(ExternalRecord, TimeStampedModel):
     """A task; an open task with a due date on an open deal is its next step."""
 
-    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="tasks")
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="tasks")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("responsible"),
-                                null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="tasks")
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responsible"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
     title = models.CharField(_("title"), max_length=300)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     result = models.TextField(_("result"), blank=True, default="")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = TaskQuerySet.as_manager()
 
@@ -303,11 +351,16 @@ class Task(ExternalRecord, TimeStampedModel):
         verbose_name_plural = _("tasks")
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="task_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="task_source_id_unique",
+            ),
         ]
-        indexes = [models.Index(fields=["manager", "done_at", "due_at"]),
-                   models.Index(fields=["deal", "done_at"])]
+        indexes = [
+            models.Index(fields=["manager", "done_at", "due_at"]),
+            models.Index(fields=["deal", "done_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -323,12 +376,20 @@ class ActivityQuerySet(VisibleQuerySet):
 
 class Activity(ExternalRecord):
     kind = models.CharField(_("kind"), max_length=16, choices=ActivityKind.choices)
-    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="activities")
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="activities")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("who"), null=True,
-                             blank=True, on_delete=models.SET_NULL, related_name="activities")
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="activities",
+    )
     occurred_at = models.DateTimeField(_("when"), db_index=True)
     subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
     body = models.TextField(_("text"), blank=True, default="")
@@ -360,16 +421,29 @@ class Request(ExternalRecord, TimeStampedModel):
     phone = models.CharField(_("phone"), max_length=50, blank=True, default="")
     email = models.EmailField(_("e-mail"), blank=True, default="")
     text = models.TextField(_("text"), blank=True, default="")
-    status = models.CharField(_("status"), max_length=16, choices=RequestStatus.choices,
-                              default=RequestStatus.NEW, db_index=True)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=RequestStatus.choices,
+        default=RequestStatus.NEW,
+        db_index=True,
+    )
     decline_reason = models.CharField(_("decline reason"), max_length=300, blank=True, default="")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("manager"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="requests")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+    )
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="requests")
-    deal = models.ForeignKey(Deal, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="requests")
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    deal = models.ForeignKey(
+        Deal, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     objects = RequestQuerySet.as_manager()
@@ -379,8 +453,11 @@ class Request(ExternalRecord, TimeStampedModel):
         verbose_name_plural = _("requests")
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="request_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="request_source_id_unique",
+            ),
         ]
         indexes = [models.Index(fields=["manager", "status"])]
 

@@ -23,10 +23,22 @@ class Plan(models.Model):
     period_start = models.DateField(_("from"))
     period_end = models.DateField(_("to"))
     metric = models.CharField(_("metric"), max_length=16, choices=Metric.choices)
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("manager"), null=True,
-                                blank=True, on_delete=models.CASCADE, related_name="plans")
-    team = models.ForeignKey("accounts.Team", verbose_name=_("team"), null=True, blank=True,
-                             on_delete=models.CASCADE, related_name="plans")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="plans",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="plans",
+    )
     target = models.DecimalField(_("target"), max_digits=18, decimal_places=2)
     extra = models.JSONField(default=dict, blank=True)
 
@@ -37,8 +49,10 @@ class Plan(models.Model):
         verbose_name_plural = _("plans")
         ordering = ["period_start", "metric"]
         constraints = [
-            models.UniqueConstraint(fields=["period_start", "period_end", "metric", "manager", "team"],
-                                    name="plan_unique_scope"),
+            models.UniqueConstraint(
+                fields=["period_start", "period_end", "metric", "manager", "team"],
+                name="plan_unique_scope",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,12 +29,25 @@ class InvoiceQuerySet(VisibleQuerySet):
 
 
 class Invoice(ExternalRecord, TimeStampedModel):
-    deal = models.ForeignKey("crm.Deal", verbose_name=_("deal"), null=True, blank=True,
-                             on_delete=models.PROTECT, related_name="invoices")
-    client = models.ForeignKey("crm.Client", verbose_name=_("client"), null=True, blank=True,
-                               on_delete=models.PROTECT, related_name="invoices")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+    deal = models.ForeignKey(
+        "crm.Deal",
+        verbose_name=_("deal"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    client = models.ForeignKey(
+        "crm.Client",
+        verbose_name=_("client"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     number = models.CharField(_("number"), max_length=64, db_index=True)
     issued_on = models.DateField(_("issued on"))
     due_on = models.DateField(_("due on"))
@@ -49,8 +62,11 @@ class Invoice(ExternalRecord, TimeStampedModel):
         verbose_name_plural = _("invoices")
         ordering = ["-issued_on", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="invoice_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="invoice_source_id_unique",
+            ),
         ]
         indexes = [
             models.Index(fields=["paid_on", "due_on"]),
@@ -74,10 +90,17 @@ class PaymentQuerySet(VisibleQuerySet):
 class Payment(ExternalRecord):
     """Money in (or a refund out, with a negative amount) against an invoice."""
 
-    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="payments")
-    client = models.ForeignKey("crm.Client", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="payments")
+    invoice = models.ForeignKey(
+        Invoice,
+        verbose_name=_("invoice"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
+    client = models.ForeignKey(
+        "crm.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
     paid_on = models.DateField(_("paid on"), db_index=True)
     amount = models.DecimalField(_("amount"), **MONEY)
     payer_inn = models.CharField(_("payer INN"), max_length=12, blank=True, default="")
@@ -91,8 +114,11 @@ class Payment(ExternalRecord):
         verbose_name_plural = _("payments")
         ordering = ["-paid_on", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="payment_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="payment_source_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -106,17 +132,19 @@ class ShipmentQuerySet(VisibleQuerySet):
 class Shipment(ExternalRecord):
     """A shipment (реализация): its amount is revenue and amount − cost gross profit."""
 
-    deal = models.ForeignKey("crm.Deal", verbose_name=_("deal"), on_delete=models.PROTECT,
-                             related_name="shipments")
-    client = models.ForeignKey("crm.Client", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="shipments")
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+    deal = models.ForeignKey(
+        "crm.Deal", verbose_name=_("deal"), on_delete=models.PROTECT, related_name="shipments"
+    )
+    client = models.ForeignKey(
+        "crm.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     shipped_on = models.DateField(_("shipped on"))
     amount = models.DecimalField(_("amount"), **MONEY)
     cost = models.DecimalField(_("cost"), **MONEY)
-    volume = models.DecimalField(_("volume"), max_digits=14, decimal_places=3,
-                                 default=Decimal("0"))
+    volume = models.DecimalField(_("volume"), max_digits=14, decimal_places=3, default=Decimal("0"))
     is_deferred = models.BooleanField(_("on deferral"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -127,11 +155,16 @@ class Shipment(ExternalRecord):
         verbose_name_plural = _("shipments")
         ordering = ["-shipped_on", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""),
-                                    name="shipment_source_id_unique"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="shipment_source_id_unique",
+            ),
         ]
-        indexes = [models.Index(fields=["shipped_on", "manager"]),
-                   models.Index(fields=["manager", "shipped_on"])]
+        indexes = [
+            models.Index(fields=["shipped_on", "manager"]),
+            models.Index(fields=["manager", "shipped_on"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.shipped_on}: {self.amount}"

@@ -32,10 +32,20 @@ def _require(actor, kind: str) -> None:
 
 
 @transaction.atomic
-def invoice_create(*, actor: User | None, deal: Deal | None, number: str, issued_on: date,
-                   amount: Decimal, due_on: date | None = None, source: str = "",
-                   external_id: str = "", extra: dict | None = None, client=None,
-                   mode: str = ENFORCE) -> Invoice:
+def invoice_create(
+    *,
+    actor: User | None,
+    deal: Deal | None,
+    number: str,
+    issued_on: date,
+    amount: Decimal,
+    due_on: date | None = None,
+    source: str = "",
+    external_id: str = "",
+    extra: dict | None = None,
+    client=None,
+    mode: str = ENFORCE,
+) -> Invoice:
     _require(actor, "invoice")
     number = (number or "").strip()
     if not number:
@@ -49,13 +59,22 @@ def invoice_create(*, actor: User | None, deal: Deal | None, number: str, issued
         due_on = issued_on + timedelta(days=terms)
     if due_on < issued_on:
         raise ValidationError(_("The due date cannot be before the invoice date."), field="due_on")
-    invoice = Invoice.objects.create(deal=deal, client=client,
-                                     manager=deal.manager if deal else None, number=number[:64],
-                                     issued_on=issued_on, due_on=due_on, amount=amount,
-                                     source=source, external_id=external_id, extra=extra or {})
+    invoice = Invoice.objects.create(
+        deal=deal,
+        client=client,
+        manager=deal.manager if deal else None,
+        number=number[:64],
+        issued_on=issued_on,
+        due_on=due_on,
+        amount=amount,
+        source=source,
+        external_id=external_id,
+        extra=extra or {},
+    )
     if deal is not None:
-        violations = rulebook.check("deal.invoice", deal, mode=mode, actor=actor,
-                                    context={"invoice": invoice})
+        violations = rulebook.check(
+            "deal.invoice", deal, mode=mode, actor=actor, context={"invoice": invoice}
+        )
         if mode == FLAG and violations:
             from vrop.crm.services import _store_flags
 
@@ -64,9 +83,19 @@ def invoice_create(*, actor: User | None, deal: Deal | None, number: str, issued
 
 
 @transaction.atomic
-def payment_record(*, actor: User | None, invoice: Invoice | None, paid_on: date, amount: Decimal,
-                   client=None, payer_inn: str = "", purpose: str = "", source: str = "",
-                   external_id: str = "", extra: dict | None = None) -> Payment:
+def payment_record(
+    *,
+    actor: User | None,
+    invoice: Invoice | None,
+    paid_on: date,
+    amount: Decimal,
+    client=None,
+    payer_inn: str = "",
+    purpose: str = "",
+    source: str = "",
+    external_id: str = "",
+    extra: dict | None = None,
+) -> Payment:
     """Record money in (positive) or a refund (negative) against an invoice."""
     _require(actor, "payment")
     amount = to_decimal(amount, field="amount")
@@ -74,10 +103,17 @@ def payment_record(*, actor: User | None, invoice: Invoice | None, paid_on: date
         raise ValidationError(_("The payment amount cannot be zero."), field="amount")
     if paid_on is None:
         raise ValidationError(_("Give the payment date."), field="paid_on")
-    payment = Payment.objects.create(invoice=invoice, client=client or (invoice.client if invoice else None),
-                                     paid_on=paid_on, amount=amount, payer_inn=payer_inn or "",
-                                     purpose=(purpose or "")[:500], source=source,
-                                     external_id=external_id, extra=extra or {})
+    payment = Payment.objects.create(
+        invoice=invoice,
+        client=client or (invoice.client if invoice else None),
+        paid_on=paid_on,
+        amount=amount,
+        payer_inn=payer_inn or "",
+        purpose=(purpose or "")[:500],
+        source=source,
+        external_id=external_id,
+        extra=extra or {},
+    )
     if invoice is not None:
         invoice_apply_payments(invoice=invoice)
     return payment
@@ -92,24 +128,38 @@ def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     running = Decimal("0")
     paid_on = None
-    for pay_date, amount in Payment.objects.filter(invoice=invoice).order_by(
-            "paid_on", "id").values_list("paid_on", "amount"):
+    for pay_date, amount in (
+        Payment.objects.filter(invoice=invoice)
+        .order_by("paid_on", "id")
+        .values_list("paid_on", "amount")
+    ):
         running += amount
         if paid_on is None and running >= invoice.amount:
             paid_on = pay_date
         elif paid_on is not None and running < invoice.amount:
             paid_on = None
-    Invoice.objects.filter(pk=invoice.pk).update(paid_amount=running, paid_on=paid_on,
-                                                 updated_at=timezone.now())
+    Invoice.objects.filter(pk=invoice.pk).update(
+        paid_amount=running, paid_on=paid_on, updated_at=timezone.now()
+    )
     invoice.paid_amount, invoice.paid_on = running, paid_on
     return invoice
 
 
 @transaction.atomic
-def shipment_create(*, actor: User | None, deal: Deal, shipped_on: date, amount: Decimal | None = None,
-                    cost: Decimal | None = None, volume: Decimal | None = None,
-                    is_deferred: bool | None = None, source: str = "", external_id: str = "",
-                    extra: dict | None = None, mode: str = ENFORCE) -> Shipment:
+def shipment_create(
+    *,
+    actor: User | None,
+    deal: Deal,
+    shipped_on: date,
+    amount: Decimal | None = None,
+    cost: Decimal | None = None,
+    volume: Decimal | None = None,
+    is_deferred: bool | None = None,
+    source: str = "",
+    external_id: str = "",
+    extra: dict | None = None,
+    mode: str = ENFORCE,
+) -> Shipment:
     """Ship a deal (all its lines unless amounts are given)."""
     _require(actor, "shipment")
     amount = deal.amount if amount is None else to_decimal(amount, field="amount")
@@ -119,10 +169,19 @@ def shipment_create(*, actor: User | None, deal: Deal, shipped_on: date, amount:
         raise ValidationError(_("Shipment amount and cost cannot be negative."), field="amount")
     if is_deferred is None:
         is_deferred = bool(deal.client and deal.client.payment_terms_days > 0)
-    shipment = Shipment.objects.create(deal=deal, client=deal.client, manager=deal.manager,
-                                       shipped_on=shipped_on, amount=amount, cost=cost, volume=volume,
-                                       is_deferred=is_deferred, source=source,
-                                       external_id=external_id, extra=extra or {})
+    shipment = Shipment.objects.create(
+        deal=deal,
+        client=deal.client,
+        manager=deal.manager,
+        shipped_on=shipped_on,
+        amount=amount,
+        cost=cost,
+        volume=volume,
+        is_deferred=is_deferred,
+        source=source,
+        external_id=external_id,
+        extra=extra or {},
+    )
     violations = rulebook.check("shipment.create", shipment, mode=mode, actor=actor)
     if mode == FLAG and violations:
         from vrop.crm.services import _store_flags

@@ -6,11 +6,20 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 # (url name, label, roles that see it; empty = everyone)
+# Pages that do not exist yet are skipped (NoReverseMatch), so apps add pages freely.
 NAVIGATION = [
-    ("home", _("Home"), ()),
+    ("owner-dashboard", _("Five minutes"), ("owner",)),
+    ("today", _("Today"), ("manager", "head")),
+    ("board", _("Control board"), ("head", "owner")),
+    ("inbox", _("Inbox"), ("manager", "head", "owner")),
     ("deal-list", _("Deals"), ("owner", "head", "manager", "finance", "supply")),
     ("client-list", _("Clients"), ("owner", "head", "manager", "finance")),
     ("product-list", _("Products"), ()),
+    ("approval-list", _("Approvals"), ("head", "owner")),
+    ("receivables", _("Receivables"), ("owner", "head", "finance", "manager")),
+    ("head-dashboard", _("Numbers"), ("head", "owner")),
+    ("report-list", _("Reports"), ("head", "owner", "finance")),
+    ("call-list", _("Calls"), ("head", "owner", "manager")),
 ]
 
 
@@ -26,6 +35,12 @@ def navigation(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"name": name, "label": label, "url": url,
-                      "active": request.path == url or (url != "/" and request.path.startswith(url))})
+        items.append(
+            {
+                "name": name,
+                "label": label,
+                "url": url,
+                "active": request.path == url or (url != "/" and request.path.startswith(url)),
+            }
+        )
     return {"nav_items": items}
