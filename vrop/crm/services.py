@@ -393,6 +393,8 @@ def deal_create(
     for position, line in enumerate(lines or []):
         DealLine.objects.create(deal=deal, position=position, **_line_values(line))
     deal_recalculate(deal)
+    if lines:
+        _check_deal("deal.lines", deal, mode=mode, actor=actor)
     if next_step_title or next_step_due_at:
         _task_insert(
             deal=deal,

@@ -1,0 +1,217 @@
+"""Price policy evaluation and approvals.
+
+``deal_pricing_evaluate`` is the one service that says which level a deal's prices need.
+``approval_sync`` runs whenever a deal's lines change (the "deal.lines" event): it opens
+an approval request routed to the lowest role that may decide, or records the author's
+own decision when the author's role suffices, and supersedes requests made for other
+prices. ``approval_decide`` decides once; a second click changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from vrop.accounts.models import User
+from vrop.core.errors import PermissionDenied, ValidationError
+from vrop.core.policy import company_settings
+from vrop.crm.models import Deal
+from vrop.pricing.models import ApprovalRequest, ApprovalStatus, CategoryPolicy
+from vrop.pricing.rules import (
+    ROLE_RANK,
+    Decision,
+    Level,
+    Policy,
+    PricedLine,
+    approval_level_required,
+)
+
+LEVEL_BY_ROLE = {"head": Level.HEAD, "owner": Level.OWNER}
+
+
+def policy_current() -> Policy:
+    row = company_settings()
+    return Policy(
+        manager_discount_pct=row.discount_manager_pct,
+        head_discount_pct=row.discount_head_pct,
+        min_margin_pct=row.min_margin_pct,
+        category_min_margin_pct=dict(
+            CategoryPolicy.objects.values_list("category", "min_margin_pct")
+        ),
+    )
+
+
+def deal_priced_lines(deal: Deal) -> list[PricedLine]:
+    return [
+        PricedLine(
+            position=index,
+            product=line.product.name,
+            category=line.product.category,
+            qty=line.qty,
+            price=line.price,
+            cost_price=line.cost_price,
+            list_price=line.list_price,
+        )
+        for index, line in enumerate(
+            deal.lines.select_related("product").order_by("position", "id")
+        )
+    ]
+
+
+def deal_pricing_evaluate(deal: Deal, *, policy: Policy | None = None) -> Decision:
+    return approval_level_required(deal_priced_lines(deal), policy or policy_current())
+
+
+def lines_fingerprint(deal: Deal) -> str:
+    digest = hashlib.sha256()
+    for product_id, qty, price in deal.lines.order_by("position", "id").values_list(
+        "product_id", "qty", "price"
+    ):
+        digest.update(
+            f"{product_id}|{Decimal(qty).normalize()}|{Decimal(price).normalize()};".encode()
+        )
+    return digest.hexdigest()
+
+
+def _role_rank(user: User | None) -> int:
+    if user is None:
+        return 0
+    if user.is_superuser and user.role not in ROLE_RANK:
+        return ROLE_RANK["owner"]
+    return ROLE_RANK.get(user.role, 0)
+
+
+def deal_approval_state(deal: Deal) -> tuple[Decision, ApprovalRequest | None, bool]:
+    """(what the prices need, the approval that covers them if any, whether they are cleared)."""
+    decision = deal_pricing_evaluate(deal)
+    if decision.level == Level.NONE:
+        return decision, None, True
+    approved = (
+        ApprovalRequest.objects.filter(
+            deal=deal, status=ApprovalStatus.APPROVED, lines_fingerprint=lines_fingerprint(deal)
+        )
+        .order_by("-decided_at")
+        .first()
+    )
+    if approved is not None and LEVEL_BY_ROLE.get(approved.level, 0) >= decision.level:
+        return decision, approved, True
+    return decision, approved, False
+
+
+@transaction.atomic
+def approval_sync(*, deal: Deal, actor: User | None) -> ApprovalRequest | None:
+    """Open, keep or supersede the deal's approval request after its lines changed."""
+    decision = deal_pricing_evaluate(deal)
+    fingerprint = lines_fingerprint(deal)
+    pending = (
+        ApprovalRequest.objects.select_for_update()
+        .filter(deal=deal, status=ApprovalStatus.PENDING)
+        .first()
+    )
+    if decision.level == Level.NONE:
+        if pending is not None:
+            _supersede(pending)
+        return None
+    role = decision.role
+    if pending is not None and pending.lines_fingerprint == fingerprint and pending.level == role:
+        return pending
+    covered = ApprovalRequest.objects.filter(
+        deal=deal,
+        status=ApprovalStatus.APPROVED,
+        lines_fingerprint=fingerprint,
+        level__in=[r for r, lvl in LEVEL_BY_ROLE.items() if lvl >= decision.level],
+    ).exists()
+    if pending is not None:
+        _supersede(pending)
+    if covered:
+        return None
+    now = timezone.now()
+    reasons = [
+        {
+            "level": reason.role_name,
+            "code": reason.code,
+            "message": reason.message,
+            "position": reason.position,
+        }
+        for reason in _named(decision)
+    ]
+    request = ApprovalRequest(
+        deal=deal,
+        level=role,
+        reasons=reasons,
+        lines_fingerprint=fingerprint,
+        amount=deal.amount,
+        gross_profit=deal.amount - deal.cost_amount,
+        requested_by=actor,
+        requested_at=now,
+    )
+    if actor is not None and _role_rank(actor) >= decision.level:
+        request.status = ApprovalStatus.APPROVED
+        request.decided_by = actor
+        request.decided_at = now
+        request.comment = _("Prices set by %(name)s within their authority.") % {"name": actor}
+    request.save()
+    if request.status == ApprovalStatus.PENDING:
+        transaction.on_commit(lambda: _announce(request.pk))
+    return request
+
+
+class _NamedReason:
+    def __init__(self, reason):
+        self.role_name = {Level.HEAD: "head", Level.OWNER: "owner"}.get(reason.level, "")
+        self.code, self.message, self.position = reason.code, reason.message, reason.position
+
+
+def _named(decision: Decision):
+    return [_NamedReason(reason) for reason in decision.reasons]
+
+
+def _supersede(request: ApprovalRequest) -> None:
+    request.status = ApprovalStatus.SUPERSEDED
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_at"])
+
+
+def _announce(approval_id: int) -> None:
+    """Tell the deciders (through the notifications outbox when it is installed)."""
+    try:
+        from vrop.pricing.notify import approval_announce
+    except ImportError:
+        return
+    approval_announce(approval_id)
+
+
+@transaction.atomic
+def approval_decide(
+    *, actor: User, approval: ApprovalRequest, approve: bool, comment: str = ""
+) -> ApprovalRequest:
+    """Approve or reject once. Only a role at or above the request's level decides."""
+    approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
+    required = LEVEL_BY_ROLE.get(approval.level, Level.OWNER)
+    if _role_rank(actor) < required:
+        raise PermissionDenied(
+            _("Only the %(role)s can decide this approval.")
+            % {"role": _("owner") if approval.level == "owner" else _("head of sales")}
+        )
+    if approval.status != ApprovalStatus.PENDING:
+        raise ValidationError(_("This approval has already been decided."), code="already_decided")
+    if not approve and not (comment or "").strip():
+        raise ValidationError(_("Say why the prices are rejected."), field="comment")
+    if approval.lines_fingerprint != lines_fingerprint(approval.deal):
+        _supersede(approval)
+        raise ValidationError(
+            _("The deal's prices changed after this request: it is void."), code="stale"
+        )
+    approval.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+    approval.decided_by = actor
+    approval.decided_at = timezone.now()
+    approval.comment = (comment or "").strip()[:500]
+    try:
+        approval.save()
+    except IntegrityError:
+        raise ValidationError(_("This approval has already been decided."), code="already_decided")
+    return approval
