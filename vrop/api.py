@@ -76,11 +76,13 @@ def service_error(request, exc: ServiceError):
 def validation_error(request, exc: NinjaValidationError):
     from django.utils.translation import gettext as _
 
-    return api.create_response(
-        request,
-        {"detail": _("The request is not valid."), "code": "invalid", "errors": exc.errors},
-        status=422,
-    )
+    body = {"detail": _("The request is not valid."), "code": "invalid", "errors": exc.errors}
+    # The first bad value's field, as services name it ("lines.0.qty"), for forms and scripts.
+    location = [str(part) for part in (exc.errors[0].get("loc", ()) if exc.errors else ())]
+    field = ".".join(location[2:] if location[:1] == ["body"] else location[1:])
+    if field:
+        body["field"] = field
+    return api.create_response(request, body, status=422)
 
 
 for _app in APPS_WITH_API:
