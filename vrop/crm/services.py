@@ -13,14 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Min, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Min, ProtectedError, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vrop.accounts.models import User
 from vrop.accounts.visibility import can
 from vrop.core import rulebook
-from vrop.core.errors import PermissionDenied, ValidationError
+from vrop.core.errors import PermissionDenied, RuleViolation, ValidationError
 from vrop.core.money import ZERO, to_decimal
 from vrop.core.rulebook import ENFORCE, FLAG, Violation
 from vrop.core.validators import clean_inn
@@ -174,6 +174,26 @@ def contact_add(
         email=email or "",
         position=position or "",
     )
+
+
+@transaction.atomic
+def client_delete(*, actor: User | None, client: Client) -> None:
+    """Delete a client that has no deals; its contacts, tasks and activities go with it.
+
+    A client with deals (or documents that refer to it) is kept: merge duplicates instead.
+    """
+    _require(actor, "change", "client")
+    if Deal.objects.filter(client=client).exists():
+        raise RuleViolation(
+            _("The client has deals and cannot be deleted."), code="client_has_deals"
+        )
+    try:
+        with transaction.atomic():
+            client.delete()
+    except ProtectedError:
+        raise RuleViolation(
+            _("Documents refer to the client, so it cannot be deleted."), code="client_in_use"
+        )
 
 
 # --- products ---------------------------------------------------------------------------
