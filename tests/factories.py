@@ -232,3 +232,13 @@ class CallFactory(factory.django.DjangoModelFactory):
             },
         ]
     )
+
+
+class RequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "crm.Request"
+
+    channel = "phone"
+    received_at = factory.LazyFunction(timezone.now)
+    company_name = factory.Sequence(lambda n: f"ООО «Заявитель {n}»")
+    manager = factory.SubFactory(ManagerFactory)
