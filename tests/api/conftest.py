@@ -22,9 +22,12 @@ class ApiClient:
             _token, key = api_token_create(user=user, name="tests")
             self.headers["Authorization"] = f"Bearer {key}"
 
-    def call(self, method: str, path: str, body=None, **params):
+    def call(self, method: str, path: str, body=None, language: str | None = None, **params):
         url = self.prefix + path
-        kwargs = {"headers": self.headers}
+        headers = dict(self.headers)
+        if language:
+            headers["Accept-Language"] = language
+        kwargs = {"headers": headers}
         if method in ("get", "delete"):
             kwargs["data"] = params or None
         elif body is not None:
@@ -32,20 +35,20 @@ class ApiClient:
             kwargs["content_type"] = "application/json"
         return getattr(self.client, method)(url, **kwargs)
 
-    def get(self, path: str, **params):
-        return self.call("get", path, **params)
+    def get(self, path: str, language: str | None = None, **params):
+        return self.call("get", path, language=language, **params)
 
-    def post(self, path: str, body=None):
-        return self.call("post", path, body)
+    def post(self, path: str, body=None, language: str | None = None):
+        return self.call("post", path, body, language=language)
 
-    def patch(self, path: str, body=None):
-        return self.call("patch", path, body)
+    def patch(self, path: str, body=None, language: str | None = None):
+        return self.call("patch", path, body, language=language)
 
-    def put(self, path: str, body=None):
-        return self.call("put", path, body)
+    def put(self, path: str, body=None, language: str | None = None):
+        return self.call("put", path, body, language=language)
 
-    def delete(self, path: str):
-        return self.call("delete", path)
+    def delete(self, path: str, language: str | None = None):
+        return self.call("delete", path, language=language)
 
 
 @pytest.fixture
