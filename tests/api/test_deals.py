@@ -33,7 +33,7 @@ def steel():
 
 
 def _open_deal(manager, **kwargs):
-    deal = DealFactory(client=ClientFactory(manager=manager), **kwargs)
+    deal = DealFactory(client=ClientFactory(manager=manager, name="ООО «Сталь»"), **kwargs)
     TaskFactory(deal=deal, due_at=NOW + dt.timedelta(days=1))
     return deal
 
@@ -154,7 +154,9 @@ def test_finance_reads_deals_but_may_not_create_them(api, finance, manager):
 
 
 def test_list_filters_and_scopes(api, manager, other_manager, head):
-    won = DealFactory(client=ClientFactory(manager=manager), stage="won", title="Выиграна")
+    won = DealFactory(
+        client=ClientFactory(manager=manager, name="ООО «Прокат»"), stage="won", title="Выиграна"
+    )
     open_deal = _open_deal(manager, title="В работе")
     theirs = _open_deal(other_manager, title="Чужая")
 
