@@ -188,6 +188,12 @@ SILENCED_SYSTEM_CHECKS = ["axes.W003"]
 # --- integrations -----------------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = os.environ.get("VROP_TELEGRAM_BOT_TOKEN", "")
 TELEGRAM_BASE_URL = os.environ.get("VROP_TELEGRAM_BASE_URL", "https://api.telegram.org/bot")
+# notifications (docs/notifications.md)
+TELEGRAM_BOT_USERNAME = os.environ.get("VROP_TELEGRAM_BOT_USERNAME", "")
+TELEGRAM_WEBHOOK_SECRET = os.environ.get("VROP_TELEGRAM_WEBHOOK_SECRET", "")
+VROP_BASE_URL = os.environ.get("VROP_BASE_URL", "")
+NOTIFICATIONS_CLAIM_TIMEOUT = float(os.environ.get("VROP_NOTIFICATIONS_CLAIM_TIMEOUT", "120"))
+NOTIFICATIONS_RESEND_INTERRUPTED = os.environ.get("VROP_NOTIFICATIONS_RESEND_INTERRUPTED") == "1"
 EMAIL_HOST = os.environ.get("VROP_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("VROP_EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("VROP_EMAIL_FROM", "vrop@localhost")
