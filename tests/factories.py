@@ -242,3 +242,76 @@ class RequestFactory(factory.django.DjangoModelFactory):
     received_at = factory.LazyFunction(timezone.now)
     company_name = factory.Sequence(lambda n: f"ООО «Заявитель {n}»")
     manager = factory.SubFactory(ManagerFactory)
+
+
+class SnoozeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "discipline.Snooze"
+
+    deal = factory.SubFactory(DealFactory)
+    reason = "Ждём бюджет клиента"
+    resume_on = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=7))
+    resume_at = factory.LazyAttribute(
+        lambda o: dt.datetime.combine(o.resume_on, dt.time(9, 0), timezone.get_current_timezone())
+    )
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "discipline.Alert"
+
+    kind = "stalled_deal"
+    deal = factory.SubFactory(DealFactory)
+    manager = factory.SelfAttribute("deal.manager")
+    first_seen_at = factory.LazyFunction(timezone.now)
+
+
+class DistributionRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "discipline.DistributionRule"
+
+    name = factory.Sequence(lambda n: f"Правило {n}")
+    method = "round_robin"
+
+
+class DistributionMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "discipline.DistributionMember"
+
+    rule = factory.SubFactory(DistributionRuleFactory)
+    user = factory.SubFactory(ManagerFactory)
+    weight = 1
+
+
+class WebFormFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "discipline.WebForm"
+
+    name = factory.Sequence(lambda n: f"Форма на сайте {n}")
+    key = factory.Sequence(lambda n: f"form-key-{n:04d}-abcdefghijklmnop")
+    channel = "website"
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+class InAppNotificationFactory(factory.django.DjangoModelFactory):
+    """An in-app notification (a row of the outbox on the ``inapp`` channel)."""
+
+    class Meta:
+        model = "notifications.OutboxMessage"
+
+    channel = "inapp"
+    user = factory.SubFactory(ManagerFactory)
+    text = factory.Sequence(lambda n: f"Уведомление {n}")
+    status = "sent"
+    sent_at = factory.LazyFunction(timezone.now)
+
+
+class TelegramLinkCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "notifications.TelegramLinkCode"
+
+    user = factory.SubFactory(ManagerFactory)
+    code = factory.Sequence(lambda n: f"CODE{n:04d}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(minutes=30))

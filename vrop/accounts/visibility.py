@@ -32,6 +32,7 @@ SEE = {
         "product": "all",
         "plan": "own",
         "user": "all",
+        "alert": "own",
     },
     Role.FINANCE: {
         "client": "all",
@@ -67,6 +68,7 @@ OWN_LOOKUPS = {
     "shipment": ("deal__manager",),
     "call": ("manager",),
     "plan": ("manager",),
+    "alert": ("manager",),
 }
 
 

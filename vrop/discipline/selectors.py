@@ -1,0 +1,546 @@
+"""Reads of the discipline area: stalled deals, request SLA, the control board, Today,
+alerts and the inbox. Every selector takes the viewer and narrows by ``visible_to``;
+numbers are computed in SQL (see ``vrop.discipline.worktime`` for working time in SQL).
+
+``stalled_deals`` is the ONE definition of a stalled deal used by the board, the sweep,
+``/api/v1/deals/stalled`` and the owner's dashboard; ``sla_stats`` gives request
+processing speed (``requests_on_time_pct`` of ``/api/v1/kpi``). Both are documented in
+``docs/discipline.md`` with hand-computed examples in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from math import ceil
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from vrop.accounts.choices import Role
+from vrop.accounts.models import User
+from vrop.core.calendar import WorkingTime
+from vrop.core.errors import NotFound
+from vrop.core.money import ZERO
+from vrop.core.policy import company_settings
+from vrop.crm.choices import OPEN_STAGES, RequestStatus, Stage
+from vrop.crm.models import Deal, Request, Task
+from vrop.discipline import texts
+from vrop.discipline.models import Alert, Snooze
+from vrop.discipline.rules import StalledCutoffs, stalled_filter, stalled_reasons
+from vrop.discipline.worktime import ensure_calendar, position_annotations, working_cutoff
+
+BEFORE_QUOTE = (Stage.LEAD, Stage.CONTACT)
+
+
+def company_working_time() -> WorkingTime:
+    return WorkingTime.for_company()
+
+
+def _local_midnight(day: date, working_time: WorkingTime) -> datetime:
+    return datetime.combine(day, time(0, 0), working_time.tz)
+
+
+# --- stalled deals ----------------------------------------------------------------------
+
+
+@dataclass
+class StalledDeals:
+    """Stalled deals at a moment: how many, for how much, and which (a queryset)."""
+
+    at: datetime
+    count: int
+    amount: Decimal
+    deals: QuerySet
+    cutoffs: StalledCutoffs
+
+
+def stalled_queryset(*, viewer, at: datetime, manager_id: int | None = None):
+    cutoffs = StalledCutoffs.at_moment(at)
+    deals = Deal.objects.visible_to(viewer)
+    if manager_id:
+        deals = deals.filter(manager_id=manager_id)
+    return stalled_filter(deals, cutoffs), cutoffs
+
+
+def stalled_deals(*, viewer, at: datetime | None = None, manager_id: int | None = None):
+    """The stalled deals the viewer sees at ``at`` (DESIGN.md "stalled deal")."""
+    at = at or timezone.now()
+    deals, cutoffs = stalled_queryset(viewer=viewer, at=at, manager_id=manager_id)
+    totals = deals.aggregate(count=Count("id"), amount=Sum("amount"))
+    return StalledDeals(
+        at=at,
+        count=totals["count"] or 0,
+        amount=totals["amount"] or ZERO,
+        deals=deals.select_related("client", "manager").order_by("-amount", "id"),
+        cutoffs=cutoffs,
+    )
+
+
+def with_reasons(deals, cutoffs: StalledCutoffs) -> list:
+    """Deals (an iterable) with ``stalled_reasons`` set as a list of (code, text)."""
+    rows = list(deals)
+    for deal in rows:
+        codes = stalled_reasons(
+            stage=deal.stage,
+            next_step_at=deal.next_step_at,
+            last_activity_at=deal.last_activity_at,
+            received_at=deal.received_at,
+            stage_changed_at=deal.stage_changed_at,
+            cutoffs=cutoffs,
+        )
+        deal.stalled_reasons = [(code, texts.REASON_TEXTS[code]) for code in codes]
+    return rows
+
+
+# --- request SLA ------------------------------------------------------------------------
+
+
+def _percentile(queryset, name: str, count: int, share: float) -> int | None:
+    """Nearest-rank percentile: the value at rank ceil(share × count), in SQL."""
+    if count == 0:
+        return None
+    rank = max(ceil(share * count), 1)
+    value = (
+        queryset.filter(**{f"{name}__isnull": False})
+        .order_by(name)
+        .values_list(name, flat=True)[rank - 1 : rank]
+        .first()
+    )
+    return None if value is None else int(value) // 60
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def _measured(deals, moment_field: str, working_time: WorkingTime, name: str):
+    """Deals with ``moment_field`` set, annotated with working seconds from arrival."""
+    return (
+        deals.filter(**{f"{moment_field}__isnull": False})
+        .alias(**position_annotations("received_at", "arrival_pos", working_time))
+        .alias(**position_annotations(moment_field, f"{name}_pos", working_time))
+        .annotate(**{name: Greatest(F(f"{name}_pos") - F("arrival_pos"), Value(0))})
+    )
+
+
+def sla_stats(
+    *,
+    viewer,
+    date_from: date,
+    date_to: date,
+    manager_id: int | None = None,
+    at: datetime | None = None,
+) -> dict:
+    """Request processing speed for requests that arrived from ``date_from`` to
+    ``date_to`` (local dates, both included), as seen at ``at`` (default: now).
+
+    For the first contact and for the quote: ``measured`` deals (the moment is known)
+    with the ``median_minutes`` and ``p90_minutes`` of their working minutes from
+    arrival (nearest rank); ``within_sla`` of them; ``pending_breached``: open deals and
+    requests still in the inbox that have waited longer than the SLA; ``breached`` =
+    measured over the SLA + pending breached; ``share_within_pct`` = within_sla /
+    (measured + pending_breached) × 100. Waiting ones still inside the SLA are not yet
+    decided and are left out. Deals closed without the moment are left out too.
+    ``requests_on_time_pct`` is the first-contact share.
+    """
+    at = at or timezone.now()
+    policy = company_settings()
+    working_time = company_working_time()
+    ensure_calendar(working_time)
+    start = _local_midnight(date_from, working_time)
+    end = _local_midnight(date_to + timedelta(days=1), working_time)
+    deals = Deal.objects.visible_to(viewer).filter(received_at__gte=start, received_at__lt=end)
+    waiting = Request.objects.visible_to(viewer).filter(
+        status=RequestStatus.NEW, received_at__gte=start, received_at__lt=end
+    )
+    if manager_id:
+        deals = deals.filter(manager_id=manager_id)
+        waiting = waiting.filter(manager_id=manager_id)
+    result: dict = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "sla_first_contact_minutes": policy.sla_first_contact_minutes,
+        "sla_quote_minutes": policy.sla_quote_minutes,
+    }
+    measures = (
+        ("first_contact", "first_contact_at", policy.sla_first_contact_minutes, OPEN_STAGES),
+        ("quote", "quote_sent_at", policy.sla_quote_minutes, BEFORE_QUOTE),
+    )
+    for name, moment_field, sla_minutes, waiting_stages in measures:
+        cutoff = working_cutoff(at, sla_minutes, working_time)
+        measured = _measured(deals, moment_field, working_time, "elapsed")
+        totals = measured.aggregate(
+            measured=Count("id", filter=Q(elapsed__isnull=False)),
+            within=Count("id", filter=Q(elapsed__lte=sla_minutes * 60)),
+        )
+        pending = (
+            deals.filter(
+                **{f"{moment_field}__isnull": True},
+                stage__in=waiting_stages,
+                received_at__lt=cutoff,
+            ).count()
+            + waiting.filter(received_at__lt=cutoff).count()
+        )
+        count = totals["measured"]
+        result[name] = {
+            "measured": count,
+            "within_sla": totals["within"],
+            "pending_breached": pending,
+            "breached": count - totals["within"] + pending,
+            "median_minutes": _percentile(measured, "elapsed", count, 0.5),
+            "p90_minutes": _percentile(measured, "elapsed", count, 0.9),
+            "share_within_pct": _share(totals["within"], count + pending),
+        }
+    result["requests_on_time_pct"] = result["first_contact"]["share_within_pct"]
+    return result
+
+
+def sla_breaches_by_manager(
+    *, viewer, date_from: date, date_to: date, at: datetime | None = None
+) -> dict[int | None, dict[str, int]]:
+    """SLA breaches per manager for deals and requests that arrived in the period:
+    ``{manager_id: {"first_contact": n, "quote": m}}`` (same rules as ``sla_stats``)."""
+    at = at or timezone.now()
+    policy = company_settings()
+    working_time = company_working_time()
+    ensure_calendar(working_time)
+    start = _local_midnight(date_from, working_time)
+    end = _local_midnight(date_to + timedelta(days=1), working_time)
+    first_limit = policy.sla_first_contact_minutes * 60
+    quote_limit = policy.sla_quote_minutes * 60
+    first_cutoff = working_cutoff(at, policy.sla_first_contact_minutes, working_time)
+    quote_cutoff = working_cutoff(at, policy.sla_quote_minutes, working_time)
+    rows = (
+        Deal.objects.visible_to(viewer)
+        .filter(received_at__gte=start, received_at__lt=end)
+        .alias(**position_annotations("received_at", "arrival_pos", working_time))
+        .alias(**position_annotations("first_contact_at", "first_pos", working_time))
+        .alias(**position_annotations("quote_sent_at", "quote_pos", working_time))
+        .values("manager_id")
+        .annotate(
+            first_late=Count("id", filter=Q(first_pos__gt=F("arrival_pos") + first_limit)),
+            quote_late=Count("id", filter=Q(quote_pos__gt=F("arrival_pos") + quote_limit)),
+            first_waiting=Count(
+                "id",
+                filter=Q(
+                    first_contact_at__isnull=True,
+                    stage__in=OPEN_STAGES,
+                    received_at__lt=first_cutoff,
+                ),
+            ),
+            quote_waiting=Count(
+                "id",
+                filter=Q(
+                    quote_sent_at__isnull=True,
+                    stage__in=BEFORE_QUOTE,
+                    received_at__lt=quote_cutoff,
+                ),
+            ),
+        )
+        .order_by()
+    )
+    result: dict = {}
+    for row in rows:
+        result[row["manager_id"]] = {
+            "first_contact": row["first_late"] + row["first_waiting"],
+            "quote": row["quote_late"] + row["quote_waiting"],
+        }
+    requests = (
+        Request.objects.visible_to(viewer)
+        .filter(status=RequestStatus.NEW, received_at__gte=start, received_at__lt=end)
+        .values("manager_id")
+        .annotate(
+            first=Count("id", filter=Q(received_at__lt=first_cutoff)),
+            quote=Count("id", filter=Q(received_at__lt=quote_cutoff)),
+        )
+        .order_by()
+    )
+    for row in requests:
+        entry = result.setdefault(row["manager_id"], {"first_contact": 0, "quote": 0})
+        entry["first_contact"] += row["first"]
+        entry["quote"] += row["quote"]
+    return result
+
+
+# --- the control board ------------------------------------------------------------------
+
+
+@dataclass
+class BoardRow:
+    manager: User | None
+    stalled_count: int = 0
+    stalled_amount: Decimal = ZERO
+    overdue_tasks: int = 0
+    sla_breaches_today: int = 0
+    sla_breaches_week: int = 0
+    unprocessed_requests: int = 0
+    without_next_step: int = 0
+
+    @property
+    def manager_id(self) -> int | None:
+        return self.manager.pk if self.manager else None
+
+    @property
+    def is_behind(self) -> bool:
+        return bool(
+            self.stalled_count
+            or self.overdue_tasks
+            or self.sla_breaches_today
+            or self.unprocessed_requests
+            or self.without_next_step
+        )
+
+
+@dataclass
+class Board:
+    at: datetime
+    rows: list[BoardRow] = field(default_factory=list)
+    totals: BoardRow | None = None
+
+
+def board(*, viewer, at: datetime | None = None) -> Board:
+    """The head's control board: per manager, who is behind on what, at ``at``."""
+    at = at or timezone.now()
+    working_time = company_working_time()
+    today = at.astimezone(working_time.tz).date()
+    week_start = today - timedelta(days=today.weekday())
+    stalled, _cutoffs = stalled_queryset(viewer=viewer, at=at)
+    per_manager: dict[int | None, BoardRow] = {}
+
+    def row(manager_id) -> BoardRow:
+        if manager_id not in per_manager:
+            per_manager[manager_id] = BoardRow(manager=None)
+        return per_manager[manager_id]
+
+    for item in stalled.values("manager_id").annotate(n=Count("id"), s=Sum("amount")).order_by():
+        entry = row(item["manager_id"])
+        entry.stalled_count, entry.stalled_amount = item["n"], item["s"] or ZERO
+    overdue = (
+        Task.objects.visible_to(viewer)
+        .filter(done_at__isnull=True, due_at__lt=at)
+        .values("manager_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for item in overdue:
+        row(item["manager_id"]).overdue_tasks = item["n"]
+    requests = (
+        Request.objects.visible_to(viewer)
+        .filter(status=RequestStatus.NEW)
+        .values("manager_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for item in requests:
+        row(item["manager_id"]).unprocessed_requests = item["n"]
+    no_step = (
+        Deal.objects.visible_to(viewer)
+        .filter(stage__in=OPEN_STAGES, next_step_at__isnull=True)
+        .values("manager_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for item in no_step:
+        row(item["manager_id"]).without_next_step = item["n"]
+    week = sla_breaches_by_manager(viewer=viewer, date_from=week_start, date_to=today, at=at)
+    day = sla_breaches_by_manager(viewer=viewer, date_from=today, date_to=today, at=at)
+    for manager_id, counts in week.items():
+        row(manager_id).sla_breaches_week = counts["first_contact"] + counts["quote"]
+    for manager_id, counts in day.items():
+        row(manager_id).sla_breaches_today = counts["first_contact"] + counts["quote"]
+    sellers = User.objects.filter(
+        Q(role=Role.MANAGER, is_active=True, left_on__isnull=True)
+        | Q(pk__in=[pk for pk in per_manager if pk is not None])
+    )
+    if viewer is not None and viewer.is_manager:
+        sellers = sellers.filter(pk=viewer.pk)
+    for user in sellers:
+        row(user.pk).manager = user
+    rows = sorted(
+        per_manager.values(),
+        key=lambda r: (
+            r.manager is None,
+            -r.stalled_count,
+            -r.sla_breaches_week,
+            str(r.manager or ""),
+        ),
+    )
+    totals = BoardRow(manager=None)
+    for item in rows:
+        for name in (
+            "stalled_count",
+            "stalled_amount",
+            "overdue_tasks",
+            "sla_breaches_today",
+            "sla_breaches_week",
+            "unprocessed_requests",
+            "without_next_step",
+        ):
+            setattr(totals, name, getattr(totals, name) + getattr(item, name))
+    return Board(at=at, rows=rows, totals=totals)
+
+
+BOARD_KINDS = ("stalled", "no_next_step", "overdue", "sla")
+
+
+def board_deals(*, viewer, manager_id: int | None, kind: str, at: datetime | None = None):
+    """The deals behind a number of the board (click-through), at most 200."""
+    at = at or timezone.now()
+    deals = Deal.objects.visible_to(viewer).select_related("client", "manager")
+    deals = deals.filter(manager_id=manager_id) if manager_id else deals.filter(manager=None)
+    if kind == "stalled":
+        deals, _cutoffs = stalled_queryset(viewer=viewer, at=at, manager_id=manager_id)
+        if not manager_id:
+            deals = deals.filter(manager=None)
+        deals = deals.select_related("client", "manager")
+    elif kind == "no_next_step":
+        deals = deals.filter(stage__in=OPEN_STAGES, next_step_at__isnull=True)
+    elif kind == "overdue":
+        deals = deals.filter(
+            tasks__done_at__isnull=True, tasks__due_at__lt=at, tasks__manager_id=manager_id
+        ).distinct()
+    elif kind == "sla":
+        working_time = company_working_time()
+        today = at.astimezone(working_time.tz).date()
+        start = _local_midnight(today - timedelta(days=today.weekday()), working_time)
+        policy = company_settings()
+        first_cutoff = working_cutoff(at, policy.sla_first_contact_minutes, working_time)
+        ensure_calendar(working_time)
+        deals = (
+            deals.filter(received_at__gte=start)
+            .alias(**position_annotations("received_at", "arrival_pos", working_time))
+            .alias(**position_annotations("first_contact_at", "first_pos", working_time))
+            .filter(
+                Q(first_pos__gt=F("arrival_pos") + policy.sla_first_contact_minutes * 60)
+                | Q(
+                    first_contact_at__isnull=True,
+                    stage__in=OPEN_STAGES,
+                    received_at__lt=first_cutoff,
+                )
+            )
+        )
+    else:
+        raise NotFound(texts.NO_SUCH_DEAL)
+    return deals.order_by("-amount", "id")[:200]
+
+
+# --- Today ------------------------------------------------------------------------------
+
+
+@dataclass
+class Today:
+    at: datetime
+    person: User
+    overdue: list
+    today: list
+    requests: list
+    stalled: list
+    stalled_count: int
+
+
+def _tasks_with_context(tasks) -> QuerySet:
+    return tasks.select_related("deal", "deal__client", "client").order_by("due_at", "id")
+
+
+def today(*, viewer, at: datetime | None = None, person: User | None = None) -> Today:
+    """A person's day: overdue tasks first, then today's, with the client context; the
+    requests waiting for them; and their stalled deals to set a next step to."""
+    at = at or timezone.now()
+    person = person or viewer
+    working_time = company_working_time()
+    local_day = at.astimezone(working_time.tz).date()
+    day_end = _local_midnight(local_day + timedelta(days=1), working_time)
+    tasks = Task.objects.visible_to(viewer).filter(manager=person, done_at__isnull=True)
+    overdue = list(_tasks_with_context(tasks.filter(due_at__lt=at))[:200])
+    today_tasks = list(_tasks_with_context(tasks.filter(due_at__gte=at, due_at__lt=day_end))[:200])
+    requests = list(
+        Request.objects.visible_to(viewer)
+        .filter(status=RequestStatus.NEW, manager=person)
+        .order_by("received_at", "id")[:100]
+    )
+    stalled, cutoffs = stalled_queryset(viewer=viewer, at=at, manager_id=person.pk)
+    stalled_rows = with_reasons(
+        stalled.select_related("client").order_by("-amount", "id")[:50], cutoffs
+    )
+    return Today(
+        at=at,
+        person=person,
+        overdue=overdue,
+        today=today_tasks,
+        requests=requests,
+        stalled=stalled_rows,
+        stalled_count=len(stalled_rows),
+    )
+
+
+# --- alerts and the inbox ---------------------------------------------------------------
+
+
+def alert_list(
+    *,
+    viewer,
+    kind: str = "",
+    is_open: bool | None = True,
+    manager_id: int | None = None,
+) -> QuerySet[Alert]:
+    alerts = Alert.objects.visible_to(viewer).select_related("deal", "request", "manager")
+    if kind:
+        alerts = alerts.filter(kind=kind)
+    if is_open is True:
+        alerts = alerts.filter(resolved_at__isnull=True)
+    elif is_open is False:
+        alerts = alerts.filter(resolved_at__isnull=False)
+    if manager_id:
+        alerts = alerts.filter(manager_id=manager_id)
+    return alerts.order_by("-first_seen_at", "-id")
+
+
+def request_list(
+    *,
+    viewer,
+    status: str = RequestStatus.NEW,
+    manager_id: int | None = None,
+    unassigned: bool = False,
+) -> QuerySet[Request]:
+    requests = Request.objects.visible_to(viewer).select_related("manager", "client", "deal")
+    if status:
+        requests = requests.filter(status=status)
+    if manager_id:
+        requests = requests.filter(manager_id=manager_id)
+    if unassigned:
+        requests = requests.filter(manager__isnull=True)
+    return requests.order_by("received_at", "id")
+
+
+def request_get(*, viewer, request_id: int) -> Request:
+    request = (
+        Request.objects.visible_to(viewer)
+        .select_related("manager", "client", "deal")
+        .prefetch_related(Prefetch("assignments"))
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise NotFound(texts.NO_SUCH_REQUEST)
+    return request
+
+
+def deal_snooze_get(*, deal: Deal, at: datetime | None = None) -> Snooze | None:
+    at = at or timezone.now()
+    return (
+        Snooze.objects.filter(deal=deal, ended_at__isnull=True, resume_at__gt=at)
+        .order_by("-resume_at")
+        .first()
+    )
+
+
+def sellers(*, viewer) -> QuerySet[User]:
+    """People who take requests (for the reassignment choice)."""
+    return User.objects.filter(
+        role__in=(Role.MANAGER, Role.HEAD), is_active=True, left_on__isnull=True
+    ).order_by("last_name", "first_name", "id")

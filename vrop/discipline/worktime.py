@@ -1,0 +1,174 @@
+"""Working time for sweeps and SLA numbers, computed once in Python or in SQL.
+
+Two tools turn "more than N working minutes" into set-based SQL:
+
+- ``working_cutoff(at, minutes)``: the moment ``c`` such that a moment ``t`` lies more
+  than ``minutes`` working minutes before ``at`` exactly when ``t < c``. A threshold in
+  working time ("in the stage longer than 3 working days") becomes one timestamp per
+  threshold, computed once, and the sweep is one indexed query.
+- ``working_position(field)``: the position of a datetime column on the working-time
+  axis, in working seconds, read from the ``WorkingDay`` table by a correlated
+  subquery; the working seconds between two columns are the difference of their
+  positions. It counts exactly what ``WorkingTime.minutes_between`` counts (in seconds).
+
+A working day of the norms ("1 working day") is the company's working hours of one
+day (9 hours by default), so "longer than 1 working day" means more than 540 working
+minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.db import transaction
+from django.db.models import (
+    BigIntegerField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import (
+    Cast,
+    ExtractHour,
+    ExtractMinute,
+    ExtractSecond,
+    Greatest,
+    Least,
+    TruncDate,
+)
+
+from vrop.core.calendar import WorkingTime, is_working_day
+
+CALENDAR_FIRST_DAY = date(2000, 1, 1)
+CALENDAR_LAST_DAY = date(2045, 12, 31)
+
+
+def working_cutoff(at: datetime, minutes: int, working_time: WorkingTime | None = None):
+    """The latest moment ``c`` with exactly ``minutes`` working minutes between it and
+    ``at`` — the earliest such moment, so that ``t < c`` ⇔ more than ``minutes`` working
+    minutes lie between ``t`` and ``at``."""
+    working_time = working_time or WorkingTime.for_company()
+    tz = working_time.tz
+    current = at.astimezone(tz)
+    remaining = timedelta(minutes=minutes)
+    while True:
+        day = current.date()
+        if is_working_day(day):
+            open_at = datetime.combine(day, working_time.start, tz)
+            close_at = datetime.combine(day, working_time.end, tz)
+            if current > close_at:
+                current = close_at
+            if current > open_at:
+                available = current - open_at
+                if remaining < available:
+                    return current - remaining
+                remaining -= available
+        current = datetime.combine(day - timedelta(days=1), time.max, tz)
+        if day < CALENDAR_FIRST_DAY:
+            return current
+
+
+def working_days_cutoff(at: datetime, days: int, working_time: WorkingTime | None = None):
+    """``working_cutoff`` for a norm in working days (a day = the company's hours)."""
+    working_time = working_time or WorkingTime.for_company()
+    return working_cutoff(at, days * working_time.minutes_per_day, working_time)
+
+
+def _seconds_of(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def calendar_rows(working_time: WorkingTime, first: date, last: date):
+    from vrop.discipline.models import WorkingDay
+
+    opens = _seconds_of(working_time.start)
+    length = max(_seconds_of(working_time.end) - opens, 0)
+    day, before = first, 0
+    while day <= last:
+        working = is_working_day(day)
+        own = length if working else 0
+        yield WorkingDay(
+            day=day,
+            is_working=working,
+            seconds_before=before,
+            working_seconds=own,
+            opens_second=opens,
+            day_seconds=length,
+        )
+        before += own
+        day += timedelta(days=1)
+
+
+def ensure_calendar(working_time: WorkingTime | None = None, *, rebuild: bool = False) -> bool:
+    """Make sure the ``WorkingDay`` table covers its years for the company's hours;
+    (re)build it when it does not. Returns True when it was rebuilt."""
+    from vrop.discipline.models import WorkingDay
+
+    working_time = working_time or WorkingTime.for_company()
+    opens = _seconds_of(working_time.start)
+    length = max(_seconds_of(working_time.end) - opens, 0)
+    ends = {
+        row["day"]: row
+        for row in WorkingDay.objects.filter(
+            day__in=[CALENDAR_FIRST_DAY, CALENDAR_LAST_DAY]
+        ).values("day", "opens_second", "day_seconds")
+    }
+    current = len(ends) == 2 and all(
+        row["opens_second"] == opens and row["day_seconds"] == length for row in ends.values()
+    )
+    if current and not rebuild:
+        return False
+    with transaction.atomic():
+        WorkingDay.objects.all().delete()
+        WorkingDay.objects.bulk_create(
+            calendar_rows(working_time, CALENDAR_FIRST_DAY, CALENDAR_LAST_DAY),
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+    return True
+
+
+def local_seconds(field: str, tz) -> object:
+    """Seconds since local midnight of a datetime column, in the company's time zone."""
+    return (
+        ExtractHour(field, tzinfo=tz) * Value(3600)
+        + ExtractMinute(field, tzinfo=tz) * Value(60)
+        + Cast(ExtractSecond(field, tzinfo=tz), IntegerField())
+    )
+
+
+def position_annotations(field: str, name: str, working_time: WorkingTime) -> dict:
+    """Annotations that put ``field`` on the working-time axis as ``name`` (seconds).
+
+    Two helper annotations (``<name>_day``, ``<name>_sec``) carry the local date and time
+    of day; the position itself is a correlated subquery on ``WorkingDay`` (its primary
+    key). Moments outside the table's years give NULL.
+    """
+    from vrop.discipline.models import WorkingDay
+
+    tz = working_time.tz
+    opens = _seconds_of(working_time.start)
+    day_name, sec_name = f"{name}_day", f"{name}_sec"
+    position = (
+        WorkingDay.objects.filter(day=OuterRef(day_name))
+        .annotate(
+            position=ExpressionWrapper(
+                F("seconds_before")
+                + Least(
+                    Greatest(OuterRef(sec_name) - Value(opens), Value(0)),
+                    F("working_seconds"),
+                    output_field=BigIntegerField(),
+                ),
+                output_field=BigIntegerField(),
+            )
+        )
+        .values("position")[:1]
+    )
+    return {
+        day_name: TruncDate(field, tzinfo=tz),
+        sec_name: local_seconds(field, tz),
+        name: Subquery(position, output_field=BigIntegerField()),
+    }
