@@ -28,6 +28,7 @@ class PromiseStatus(models.TextChoices):
     PENDING = "pending", _("promised")
     KEPT = "kept", _("kept")
     MISSED = "missed", _("missed")
+    REPLACED = "replaced", _("replaced by a new promise")
 
 
 class RowStatus(models.TextChoices):
@@ -40,10 +41,10 @@ class RowStatus(models.TextChoices):
 
 class Bucket(models.TextChoices):
     CURRENT = "current", _("not yet due")
-    D1_7 = "1_7", _("1–7 days")
-    D8_30 = "8_30", _("8–30 days")
-    D31_60 = "31_60", _("31–60 days")
-    OVER_60 = "over_60", _("over 60 days")
+    D1_7 = "1-7", _("1–7 days")
+    D8_30 = "8-30", _("8–30 days")
+    D31_60 = "31-60", _("31–60 days")
+    OVER_60 = "60+", _("over 60 days")
 
 
 class DisciplineMark(models.TextChoices):

@@ -325,15 +325,11 @@ class OverdueAction(models.Model):
     )
     done_at = models.DateTimeField(_("when"))
     promised_on = models.DateField(_("promised payment date"), null=True, blank=True)
-    promised_amount = models.DecimalField(
-        _("promised amount"), null=True, blank=True, **MONEY
-    )
+    promised_amount = models.DecimalField(_("promised amount"), null=True, blank=True, **MONEY)
     promise_status = models.CharField(
         _("promise"), max_length=16, choices=PromiseStatus.choices, blank=True, default=""
     )
-    paid_before = models.DecimalField(
-        _("paid when promised"), default=Decimal("0"), **MONEY
-    )
+    paid_before = models.DecimalField(_("paid when promised"), default=Decimal("0"), **MONEY)
     next_action = models.CharField(_("next action"), max_length=300, blank=True, default="")
     next_action_on = models.DateField(_("next action on"), null=True, blank=True)
     responsible = models.ForeignKey(
@@ -397,9 +393,7 @@ class PaymentImportRow(models.Model):
     payer_name = models.CharField(_("counterparty"), max_length=300, blank=True, default="")
     purpose = models.CharField(_("purpose"), max_length=500, blank=True, default="")
     document_number = models.CharField(_("document"), max_length=64, blank=True, default="")
-    status = models.CharField(
-        _("status"), max_length=16, choices=RowStatus.choices, db_index=True
-    )
+    status = models.CharField(_("status"), max_length=16, choices=RowStatus.choices, db_index=True)
     invoice = models.ForeignKey(
         Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

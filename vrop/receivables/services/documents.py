@@ -1,4 +1,4 @@
-"""Writes on invoices, payments and shipments.
+"""Writes on invoices, payments (with their allocation to invoices) and shipments.
 
 ``payment_record`` changes ``paid_amount`` with ``F()`` under a row lock and sets
 ``paid_on`` when the balance reaches zero (clears it when a refund reopens it).
@@ -8,7 +8,7 @@ credit and approval rules of later issues hook in.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -20,15 +20,27 @@ from vrop.accounts.models import User
 from vrop.accounts.visibility import can
 from vrop.core import rulebook
 from vrop.core.errors import PermissionDenied, ValidationError
-from vrop.core.money import to_decimal
+from vrop.core.money import format_money, to_decimal
 from vrop.core.rulebook import ENFORCE, FLAG
+from vrop.crm.choices import CreditStatus
 from vrop.crm.models import Deal
 from vrop.receivables.models import Invoice, Payment, Shipment
+from vrop.receivables.rules import due_date_for
 
 
 def _require(actor, kind: str) -> None:
     if actor is not None and not (can(actor, "change", kind) or can(actor, "change", "deal")):
         raise PermissionDenied(_("You may not do this."))
+
+
+def invoice_default_due_on(*, client, issued_on: date) -> date:
+    """Due by the client's terms (a day off moves it to the next working day); due on
+    the invoice date for prepayment clients and clients on prepayment only or stop."""
+    if client is None or client.payment_terms_days == 0:
+        return issued_on
+    if client.credit_status != CreditStatus.ACTIVE:
+        return issued_on
+    return due_date_for(issued_on, client.payment_terms_days)
 
 
 @transaction.atomic
@@ -55,8 +67,7 @@ def invoice_create(
         raise ValidationError(_("The invoice amount must be greater than zero."), field="amount")
     client = client or (deal.client if deal else None)
     if due_on is None:
-        terms = client.payment_terms_days if client else 0
-        due_on = issued_on + timedelta(days=terms)
+        due_on = invoice_default_due_on(client=client, issued_on=issued_on)
     if due_on < issued_on:
         raise ValidationError(_("The due date cannot be before the invoice date."), field="due_on")
     invoice = Invoice.objects.create(
@@ -79,7 +90,45 @@ def invoice_create(
             from vrop.crm.services import _store_flags
 
             _store_flags(deal, violations)
+    if client is not None:
+        invoice = _advances_apply(invoice=invoice)
     return invoice
+
+
+def _advances_apply(*, invoice: Invoice) -> Invoice:
+    """Money the client paid before there was an invoice (payments without one) pays it."""
+    advances = list(
+        Payment.objects.select_for_update()
+        .filter(client_id=invoice.client_id, invoice__isnull=True)
+        .order_by("paid_on", "id")
+    )
+    available = sum((payment.amount for payment in advances), Decimal("0"))
+    if available <= 0:
+        return invoice
+    to_cover = min(available, invoice.amount)
+    for payment in advances:
+        if to_cover <= 0:
+            break
+        if payment.amount <= 0:
+            continue
+        if payment.amount <= to_cover:
+            Payment.objects.filter(pk=payment.pk).update(invoice=invoice)
+            to_cover -= payment.amount
+            continue
+        Payment.objects.filter(pk=payment.pk).update(amount=F("amount") - to_cover)
+        Payment.objects.create(
+            invoice=invoice,
+            client_id=invoice.client_id,
+            paid_on=payment.paid_on,
+            amount=to_cover,
+            payer_inn=payment.payer_inn,
+            purpose=payment.purpose,
+            source=payment.source,
+            external_id=f"{payment.external_id}/{invoice.pk}" if payment.external_id else "",
+            extra={**payment.extra, "advance_of": payment.pk},
+        )
+        to_cover = Decimal("0")
+    return invoice_apply_payments(invoice=invoice)
 
 
 @transaction.atomic
@@ -103,6 +152,14 @@ def payment_record(
         raise ValidationError(_("The payment amount cannot be zero."), field="amount")
     if paid_on is None:
         raise ValidationError(_("Give the payment date."), field="paid_on")
+    if invoice is not None:
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if amount < 0 and invoice.paid_amount + amount < 0:
+            raise ValidationError(
+                _("A refund cannot be more than was paid on invoice %(number)s (%(paid)s).")
+                % {"number": invoice.number, "paid": format_money(invoice.paid_amount)},
+                field="amount",
+            )
     payment = Payment.objects.create(
         invoice=invoice,
         client=client or (invoice.client if invoice else None),
@@ -119,11 +176,81 @@ def payment_record(
     return payment
 
 
+@transaction.atomic
+def payment_allocate(
+    *,
+    actor: User | None,
+    client,
+    paid_on: date,
+    amount: Decimal,
+    invoice: Invoice | None = None,
+    payer_inn: str = "",
+    purpose: str = "",
+    source: str = "",
+    external_id: str = "",
+    extra: dict | None = None,
+) -> list[Payment]:
+    """Money from a client, spread over its invoices with ``payment_record``.
+
+    First ``invoice`` up to its balance; an overpayment then pays the client's other
+    unpaid invoices, the oldest due first; what is left stays as an advance (a payment
+    without an invoice) that pays the client's next invoice. A refund (negative amount)
+    goes against ``invoice`` (or the client's advance) as it is. Parts of one payment get
+    ``external_id``, ``external_id/1``, ``external_id/2``, ...
+    """
+    _require(actor, "payment")
+    amount = to_decimal(amount, field="amount")
+    client = client or (invoice.client if invoice else None)
+    common = {
+        "actor": actor,
+        "paid_on": paid_on,
+        "client": client,
+        "payer_inn": payer_inn,
+        "purpose": purpose,
+        "source": source,
+        "extra": extra,
+    }
+    if amount <= 0 or client is None:
+        return [payment_record(invoice=invoice, amount=amount, external_id=external_id, **common)]
+    targets = list(
+        Invoice.objects.select_for_update()
+        .filter(client=client, paid_on__isnull=True)
+        .exclude(pk=invoice.pk if invoice else 0)
+        .order_by("due_on", "id")
+    )
+    if invoice is not None:
+        targets.insert(0, Invoice.objects.select_for_update().get(pk=invoice.pk))
+    payments: list[Payment] = []
+    remaining = amount
+
+    def part_id() -> str:
+        return f"{external_id}/{len(payments)}" if external_id and payments else external_id
+
+    for target in targets:
+        if remaining <= 0:
+            break
+        balance = target.amount - target.paid_amount
+        if balance <= 0:
+            continue
+        part = min(balance, remaining)
+        payments.append(
+            payment_record(invoice=target, amount=part, external_id=part_id(), **common)
+        )
+        remaining -= part
+    if remaining > 0:
+        payments.append(
+            payment_record(invoice=None, amount=remaining, external_id=part_id(), **common)
+        )
+    return payments
+
+
 def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
     """Recompute ``paid_amount`` and ``paid_on`` of one invoice from its payments, in SQL.
 
     ``paid_on`` is the date of the payment with which the running total first reached
-    the invoice amount (DESIGN.md: days to payment end when the invoice became fully paid).
+    the invoice amount (DESIGN.md: days to payment end when the invoice became fully paid),
+    and never before the invoice date: money paid in advance pays the invoice the day it
+    is issued. A refund that takes the total below the amount reopens the invoice.
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     running = Decimal("0")
@@ -135,7 +262,7 @@ def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
     ):
         running += amount
         if paid_on is None and running >= invoice.amount:
-            paid_on = pay_date
+            paid_on = max(pay_date, invoice.issued_on)
         elif paid_on is not None and running < invoice.amount:
             paid_on = None
     Invoice.objects.filter(pk=invoice.pk).update(

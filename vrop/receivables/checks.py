@@ -1,0 +1,88 @@
+"""Credit rules registered on the service events (see vrop.core.rulebook).
+
+- "deal.won": a client on stop (set, or overdue beyond the stop threshold) or exposure
+  over the limit refuses the win.
+- "shipment.create": a shipment on deferral is refused for a client on stop or
+  prepayment only, without deferral terms and a limit, with an invoice overdue beyond
+  the shipment threshold, or over the limit.
+- "deal.invoice": an invoice may not give more deferral than the client's terms.
+- "client.save": payment terms and the credit limit change only by those who may set
+  credit (the CRM's client form is not a back door).
+An owner's granted override of the deal lets it through the first three.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from vrop.accounts.visibility import can
+from vrop.core.rulebook import Violation, rule
+from vrop.receivables.rules import invoice_refusals, shipment_refusals, won_refusals
+
+
+def _moment(value) -> object:
+    today = timezone.localdate()
+    if value is None:
+        return today
+    day = timezone.localdate(value) if hasattr(value, "hour") else value
+    return min(day, today)
+
+
+@rule("deal.won")
+def credit_on_won(deal, *, actor, context) -> list[Violation]:
+    from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
+
+    if deal.client_id is None or override_active(deal) is not None:
+        return []
+    facts = client_credit_facts(client=deal.client, deal=deal, at=_moment(deal.stage_changed_at))
+    return won_refusals(facts, credit_policy())
+
+
+@rule("shipment.create")
+def credit_on_shipment(shipment, *, actor, context) -> list[Violation]:
+    from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
+
+    if not shipment.is_deferred or shipment.client_id is None:
+        return []
+    if override_active(shipment.deal) is not None:
+        return []
+    facts = client_credit_facts(
+        client=shipment.client, deal=shipment.deal, at=_moment(shipment.shipped_on)
+    )
+    return shipment_refusals(facts, credit_policy())
+
+
+@rule("deal.invoice")
+def credit_on_invoice(deal, *, actor, context) -> list[Violation]:
+    from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
+
+    invoice = context.get("invoice")
+    if invoice is None or invoice.client_id is None or invoice.due_on <= invoice.issued_on:
+        return []
+    if override_active(deal) is not None:
+        return []
+    facts = client_credit_facts(client=invoice.client, at=_moment(invoice.issued_on))
+    return invoice_refusals(
+        facts, credit_policy(), issued_on=invoice.issued_on, due_on=invoice.due_on
+    )
+
+
+CREDIT_FIELDS = ("payment_terms_days", "credit_limit", "credit_status", "credit_status_reason")
+
+
+@rule("client.save")
+def credit_fields_guarded(client, *, actor, context) -> list[Violation]:
+    if actor is None or can(actor, "change", "client_credit"):
+        return []
+    previous = client.history.order_by("-history_date", "-history_id")[1:2].first()
+    if previous is None:
+        return []
+    if all(getattr(previous, name) == getattr(client, name) for name in CREDIT_FIELDS):
+        return []
+    return [
+        Violation(
+            "credit_terms_protected",
+            _("Only finance, the head of sales or the owner change payment terms and limits."),
+        )
+    ]

@@ -1,0 +1,263 @@
+"""Loading a bank statement or a 1C payments file, applying what matches for sure, and
+the person's decisions on the rest.
+
+``payment_import_load`` reads the whole file first (a bad line refuses the file and
+writes nothing), skips rows loaded before (same key), matches the others row by row in
+statement order, and applies the confident matches through ``payment_allocate``
+(partial payments leave a balance; over-payments pay the client's next invoices or stay
+as an advance). The rest wait on the confirmation page, where
+``payment_import_row_confirm`` applies a row to the invoice (or client) a person chose
+and ``payment_import_row_ignore`` sets it aside.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from vrop.accounts.models import User
+from vrop.accounts.visibility import can
+from vrop.core.errors import PermissionDenied, ServiceError, ValidationError
+from vrop.core.policy import company_settings
+from vrop.crm.models import Client
+from vrop.receivables.choices import RowStatus
+from vrop.receivables.models import Invoice, Payment, PaymentImport, PaymentImportRow
+from vrop.receivables.services.documents import payment_allocate
+from vrop.receivables.statements import (
+    Index,
+    OpenInvoice,
+    StatementRow,
+    match_row,
+    parse_statement,
+)
+
+SOURCE = "bank"
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+def _require(actor: User | None) -> None:
+    if actor is not None and not can(actor, "change", "payment"):
+        raise PermissionDenied(_("Only finance, the head of sales or the owner record payments."))
+
+
+def _build_index(rows: list[StatementRow]) -> Index:
+    """Open invoices, the invoices named in the purposes, and the payers' clients."""
+    index = Index()
+    fields = ("pk", "number", "client_id", "amount", "paid_amount", "due_on")
+    seen: set[int] = set()
+
+    def add(values) -> None:
+        pk, number, client_id, amount, paid, due_on = values
+        if pk not in seen:
+            seen.add(pk)
+            index.add(OpenInvoice(pk, number, client_id, amount, paid, due_on))
+
+    for values in (
+        Invoice.objects.filter(paid_on__isnull=True).values_list(*fields).iterator(chunk_size=5000)
+    ):
+        add(values)
+    tokens: set[str] = set()
+    for row in rows:
+        for token in row.purpose.replace("№", " ").split():
+            token = token.strip(".,;:()\"'«»")
+            if any(ch.isdigit() for ch in token):
+                tokens.update({token, token.upper()})
+    token_list = sorted(tokens)
+    for start in range(0, len(token_list), 2000):
+        chunk = token_list[start : start + 2000]
+        for values in Invoice.objects.filter(number__in=chunk, paid_on__isnull=False).values_list(
+            *fields
+        ):
+            add(values)
+    inns = sorted({row.payer_inn for row in rows if row.payer_inn})
+    for start in range(0, len(inns), 2000):
+        for pk, inn in Client.objects.filter(
+            inn__in=inns[start : start + 2000], merged_into__isnull=True
+        ).values_list("pk", "inn"):
+            index.clients_by_inn.setdefault(inn, []).append(pk)
+    return index
+
+
+def _apply(
+    *,
+    actor: User | None,
+    row: PaymentImportRow,
+    invoice: Invoice | None,
+    client: Client | None,
+) -> list[Payment]:
+    payments = payment_allocate(
+        actor=actor,
+        client=client,
+        invoice=invoice,
+        paid_on=row.paid_on,
+        amount=row.amount,
+        payer_inn=row.payer_inn,
+        purpose=row.purpose,
+        source=SOURCE,
+        external_id=row.key,
+        extra={"statement": row.batch_id, "line": row.line_no, "document": row.document_number},
+    )
+    row.allocations = [
+        {"payment": p.pk, "invoice": p.invoice_id, "amount": str(p.amount)} for p in payments
+    ]
+    return payments
+
+
+def payment_import_load(
+    *, actor: User | None, content: bytes, file_name: str = ""
+) -> PaymentImport:
+    """Load a statement: confident matches applied, the rest offered to a person."""
+    _require(actor)
+    if len(content) > MAX_FILE_BYTES:
+        raise ValidationError(_("The file is larger than 20 MB."))
+    file_format, rows = parse_statement(content, company_inn=company_settings().inn)
+    with transaction.atomic():
+        batch = PaymentImport.objects.create(
+            file_name=(file_name or "")[:255], file_format=file_format, uploaded_by=actor
+        )
+        known = set()
+        keys = [row.key for row in rows]
+        for start in range(0, len(keys), 2000):
+            chunk = keys[start : start + 2000]
+            known.update(
+                PaymentImportRow.objects.filter(key__in=chunk).values_list("key", flat=True)
+            )
+            known.update(
+                Payment.objects.filter(source=SOURCE)
+                .filter(Q(external_id__in=chunk))
+                .values_list("external_id", flat=True)
+            )
+        index = _build_index([row for row in rows if row.key not in known])
+        invoices_by_id: dict[int, OpenInvoice] = {}
+        for items in index.by_number.values():
+            for item in items:
+                invoices_by_id[item.id] = item
+        counts = {status: 0 for status in RowStatus.values}
+        for parsed in rows:
+            record = PaymentImportRow(
+                batch=batch,
+                line_no=parsed.line_no,
+                key=parsed.key,
+                paid_on=parsed.paid_on,
+                amount=parsed.amount,
+                payer_inn=parsed.payer_inn,
+                payer_name=parsed.payer_name,
+                purpose=parsed.purpose,
+                document_number=parsed.document_number,
+            )
+            if parsed.key in known:
+                record.status = RowStatus.DUPLICATE
+                record.reason = _("This payment was loaded before.")
+                record.save()
+                counts[record.status] += 1
+                continue
+            known.add(parsed.key)
+            match = match_row(parsed, index)
+            record.status = match.status
+            record.reason = match.reason[:300]
+            record.invoice_id = match.invoice.id if match.invoice else None
+            record.client_id = match.client_id
+            record.save()
+            if match.status == RowStatus.APPLIED:
+                try:
+                    with transaction.atomic():
+                        payments = _apply(
+                            actor=actor,
+                            row=record,
+                            invoice=Invoice(pk=match.invoice.id) if match.invoice else None,
+                            client=Client(pk=match.client_id) if match.client_id else None,
+                        )
+                        record.save(update_fields=["allocations"])
+                except ServiceError as error:
+                    record.status = RowStatus.SUGGESTED
+                    record.reason = str(error.message)[:300]
+                    record.save(update_fields=["status", "reason"])
+                else:
+                    for payment in payments:
+                        target = invoices_by_id.get(payment.invoice_id)
+                        if target is not None:
+                            target.paid += payment.amount
+            counts[record.status] += 1
+        batch.rows_total = len(rows)
+        batch.rows_applied = counts[RowStatus.APPLIED]
+        batch.rows_to_confirm = counts[RowStatus.SUGGESTED]
+        batch.rows_unmatched = counts[RowStatus.UNMATCHED]
+        batch.rows_duplicate = counts[RowStatus.DUPLICATE]
+        batch.save()
+    return batch
+
+
+def _refresh_counts(batch: PaymentImport) -> None:
+    from django.db.models import Count
+
+    counts = dict(
+        PaymentImportRow.objects.filter(batch=batch)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    PaymentImport.objects.filter(pk=batch.pk).update(
+        rows_applied=counts.get(RowStatus.APPLIED, 0),
+        rows_to_confirm=counts.get(RowStatus.SUGGESTED, 0),
+        rows_unmatched=counts.get(RowStatus.UNMATCHED, 0),
+        rows_duplicate=counts.get(RowStatus.DUPLICATE, 0),
+    )
+
+
+def _open_row(row: PaymentImportRow) -> PaymentImportRow:
+    row = PaymentImportRow.objects.select_for_update().get(pk=row.pk)
+    if row.status not in (RowStatus.SUGGESTED, RowStatus.UNMATCHED):
+        raise ValidationError(
+            _("This row is already decided: %(status)s.") % {"status": row.get_status_display()},
+            code="already_decided",
+        )
+    return row
+
+
+@transaction.atomic
+def payment_import_row_confirm(
+    *,
+    actor: User | None,
+    row: PaymentImportRow,
+    invoice: Invoice | None = None,
+    client: Client | None = None,
+    at: datetime | None = None,
+) -> PaymentImportRow:
+    """Apply a statement row to the invoice a person chose, or to a client as an advance."""
+    _require(actor)
+    row = _open_row(row)
+    if invoice is not None and client is not None and invoice.client_id != client.pk:
+        raise ValidationError(_("The invoice belongs to another client."), field="invoice")
+    client = client or (invoice.client if invoice is not None else None)
+    if client is None and invoice is None:
+        raise ValidationError(_("Choose the invoice or the client."), field="invoice")
+    _apply(actor=actor, row=row, invoice=invoice, client=client)
+    row.status = RowStatus.APPLIED
+    row.invoice = invoice
+    row.client = client
+    row.decided_by = actor
+    row.decided_at = at or timezone.now()
+    row.reason = _("Confirmed by %(who)s.") % {"who": actor or _("the system")}
+    row.save()
+    _refresh_counts(row.batch)
+    return row
+
+
+@transaction.atomic
+def payment_import_row_ignore(
+    *, actor: User | None, row: PaymentImportRow, reason: str = "", at: datetime | None = None
+) -> PaymentImportRow:
+    """Set a row aside: not a client's payment (a loan, a fee, a transfer between accounts)."""
+    _require(actor)
+    row = _open_row(row)
+    row.status = RowStatus.IGNORED
+    row.reason = ((reason or "").strip() or _("Set aside by %(who)s.") % {"who": actor})[:300]
+    row.decided_by = actor
+    row.decided_at = at or timezone.now()
+    row.save()
+    _refresh_counts(row.batch)
+    return row
