@@ -315,3 +315,66 @@ class TelegramLinkCodeFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(ManagerFactory)
     code = factory.Sequence(lambda n: f"CODE{n:04d}")
     expires_at = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(minutes=30))
+
+
+# --- receivables: credit, overrides, overdue actions, statements --------------------------
+
+
+class CreditChangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "receivables.CreditChange"
+
+    client = factory.SubFactory(ClientFactory)
+    payment_terms_days = factory.SelfAttribute("client.payment_terms_days")
+    credit_limit = factory.SelfAttribute("client.credit_limit")
+    credit_status = factory.SelfAttribute("client.credit_status")
+    reason = "Решение финансового отдела"
+    changed_at = factory.LazyFunction(timezone.now)
+
+
+class CreditOverrideFactory(factory.django.DjangoModelFactory):
+    """A pending request to let a deal through the credit rules."""
+
+    class Meta:
+        model = "receivables.CreditOverride"
+
+    deal = factory.SubFactory(DealFactory, amount=Decimal("500000.00"))
+    client = factory.SelfAttribute("deal.client")
+    deal_amount = factory.SelfAttribute("deal.amount")
+    requested_by = factory.SelfAttribute("deal.manager")
+    requested_at = factory.LazyFunction(timezone.now)
+    request_reason = "Клиент оплатит на следующей неделе"
+
+
+class OverdueActionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "receivables.OverdueAction"
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    client = factory.SelfAttribute("invoice.client")
+    kind = "call"
+    note = "Звонок бухгалтеру"
+    done_by = factory.SelfAttribute("invoice.manager")
+    done_at = factory.LazyFunction(timezone.now)
+    responsible = factory.SelfAttribute("invoice.manager")
+
+
+class PaymentImportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "receivables.PaymentImport"
+
+    file_name = factory.Sequence(lambda n: f"statement-{n}.csv")
+    file_format = "csv"
+
+
+class PaymentImportRowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "receivables.PaymentImportRow"
+
+    batch = factory.SubFactory(PaymentImportFactory)
+    line_no = factory.Sequence(lambda n: n + 2)
+    key = factory.Sequence(lambda n: f"row-key-{n:06d}")
+    paid_on = factory.LazyFunction(timezone.localdate)
+    amount = Decimal("100000.00")
+    purpose = "Оплата по счёту"
+    status = "unmatched"
