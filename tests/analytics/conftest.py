@@ -130,11 +130,13 @@ def company(db, frozen, owner):
     move(d4, Stage.QUOTE, at(18), "contact")
     factories.TaskFactory(deal=d4, due_at=at(23))  # a next step: not stalled
 
+    # Request SLA (15 working minutes to the first contact): d1 on time (10 min), d2 late
+    # (60 min), d5 still waiting a day later: late.
     d5 = deal_for(a, stage=Stage.LEAD, amount="25000", received=at(19))  # no next step
-    factories.RequestFactory(
-        manager=a, received_at=at(19, 10), processed_at=at(19, 10) + dt.timedelta(minutes=10)
-    )  # on time (15 working minutes)
-    factories.RequestFactory(manager=b, received_at=at(19, 11), processed_at=at(19, 12))  # late
+    d1.first_contact_at = at(2) + dt.timedelta(minutes=10)
+    d1.save(update_fields=["first_contact_at"])
+    d2.first_contact_at = at(3, 13)
+    d2.save(update_fields=["first_contact_at"])
 
     old = factories.InvoiceFactory(
         deal=deal_for(b, stage=Stage.WON),

@@ -58,3 +58,40 @@ class Plan(models.Model):
     def __str__(self) -> str:
         who = self.manager or self.team or _("company")
         return f"{who}: {self.get_metric_display()} {self.period_start}–{self.period_end}"
+
+
+class ForecastSnapshot(models.Model):
+    """The payment forecast as it was made on one day (kept to measure its accuracy)."""
+
+    made_on = models.DateField(_("made on"), unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    total = models.DecimalField(_("total"), max_digits=18, decimal_places=2)
+    # Stage probabilities and days to payment used, for the record.
+    params = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("forecast snapshot")
+        verbose_name_plural = _("forecast snapshots")
+        ordering = ["-made_on"]
+
+    def __str__(self) -> str:
+        return f"{self.made_on}: {self.total}"
+
+
+class ForecastSnapshotLine(models.Model):
+    """One day of a snapshot: the expected payments of one kind (deals of a stage, or
+    unpaid invoices) on ``expected_on``."""
+
+    snapshot = models.ForeignKey(ForecastSnapshot, on_delete=models.CASCADE, related_name="lines")
+    expected_on = models.DateField(_("expected on"))
+    kind = models.CharField(_("kind"), max_length=16)  # "invoice" or a deal stage
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("forecast line")
+        verbose_name_plural = _("forecast lines")
+        ordering = ["expected_on", "kind"]
+        indexes = [models.Index(fields=["snapshot", "expected_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.expected_on} {self.kind}: {self.amount}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -51,3 +51,164 @@ def plan_set(
         defaults={"target": target},
     )
     return plan
+
+
+# --- decomposition ----------------------------------------------------------------------
+
+
+def _active_managers(team: Team | None):
+    managers = User.objects.active_staff().filter(role="manager")
+    if team is not None:
+        managers = managers.filter(team=team)
+    return list(managers.order_by("pk"))
+
+
+def _history_weights(managers: list[User], *, metric: str, before: date, months: int) -> dict:
+    """Each manager's fact on ``metric`` over the ``months`` months before ``before``."""
+    from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+
+    from vrop.receivables.models import Shipment
+
+    start = before
+    for _month in range(months):
+        start = (start.replace(day=1) - timedelta(days=1)).replace(day=1)
+    column = {
+        Metric.GROSS_PROFIT: ExpressionWrapper(
+            F("amount") - F("cost"), output_field=DecimalField(max_digits=18, decimal_places=2)
+        ),
+        Metric.REVENUE: F("amount"),
+        Metric.VOLUME: F("volume"),
+    }[metric]
+    rows = (
+        Shipment.objects.filter(manager__in=managers, shipped_on__gte=start, shipped_on__lt=before)
+        .values("manager_id")
+        .annotate(fact=Sum(column))
+        .order_by()
+    )
+    facts = {row["manager_id"]: max(row["fact"] or Decimal("0"), Decimal("0")) for row in rows}
+    return {manager.pk: facts.get(manager.pk, Decimal("0")) for manager in managers}
+
+
+def split_by_weights(total: Decimal, weights: dict[int, Decimal]) -> dict[int, Decimal]:
+    """Split ``total`` by ``weights`` into kopecks that add up exactly to ``total``.
+
+    No positive weight: an equal split. The rounding remainder goes to the largest share.
+    """
+    from vrop.core.money import round_money
+
+    keys = list(weights)
+    if not keys:
+        return {}
+    weight_sum = sum(weights.values(), Decimal("0"))
+    if weight_sum <= 0:
+        weights = {key: Decimal("1") for key in keys}
+        weight_sum = Decimal(len(keys))
+    shares = {key: round_money(total * weights[key] / weight_sum) for key in keys}
+    remainder = total - sum(shares.values(), Decimal("0"))
+    if remainder:
+        largest = max(keys, key=lambda key: (shares[key], -keys.index(key)))
+        shares[largest] += remainder
+    return shares
+
+
+@transaction.atomic
+def plan_decompose(
+    *,
+    actor: User | None,
+    plan: Plan,
+    method: str = "history",
+    weights: dict[int, Decimal] | None = None,
+    history_months: int = 3,
+) -> list[Plan]:
+    """Split a company or team plan onto its active managers, as their own plans.
+
+    ``history``: by each manager's share of the metric over the previous months;
+    ``weights``: by the weights the head sets ({manager id: weight}). The managers'
+    targets add up to the plan's target to the kopeck.
+    """
+    if (
+        actor is not None
+        and not (actor.is_superuser or actor.role in ("owner", "head"))
+        and not can(actor, "change", "plan_all")
+    ):
+        raise PermissionDenied(_("Only the head or the owner sets plans."))
+    if plan.manager_id is not None:
+        raise ValidationError(_("A manager's plan cannot be split further."), field="plan")
+    managers = _active_managers(plan.team)
+    if not managers:
+        raise ValidationError(_("There are no active managers to split the plan onto."))
+    if method == "history":
+        shares = _history_weights(
+            managers, metric=plan.metric, before=plan.period_start, months=history_months
+        )
+    elif method == "weights":
+        known = {manager.pk for manager in managers}
+        given = {int(k): to_decimal(v, field="weights") for k, v in (weights or {}).items()}
+        if not given:
+            raise ValidationError(_("Give a weight for each manager."), field="weights")
+        if set(given) - known:
+            raise ValidationError(
+                _("Weights are given for people who are not active managers of this plan."),
+                field="weights",
+            )
+        if any(value < 0 for value in given.values()) or sum(given.values()) <= 0:
+            raise ValidationError(
+                _("Weights cannot be negative and must add up to more than zero."),
+                field="weights",
+            )
+        shares = {manager.pk: given.get(manager.pk, Decimal("0")) for manager in managers}
+    else:
+        raise ValidationError(_("Unknown way to split a plan."), field="method")
+    targets = split_by_weights(plan.target, shares)
+    by_pk = {manager.pk: manager for manager in managers}
+    result = []
+    for manager_pk, target in targets.items():
+        child, _created = Plan.objects.update_or_create(
+            period_start=plan.period_start,
+            period_end=plan.period_end,
+            metric=plan.metric,
+            manager=by_pk[manager_pk],
+            team=None,
+            defaults={
+                "target": target,
+                "extra": {"decomposed_from": plan.pk, "method": method},
+            },
+        )
+        result.append(child)
+    return result
+
+
+# --- forecast snapshots -------------------------------------------------------------------
+
+
+@transaction.atomic
+def forecast_snapshot_take(*, on: date | None = None, horizon_days: int = 92):
+    """Keep the company's payment forecast as made on ``on`` (today). Idempotent: taking
+    it again the same day replaces that day's snapshot."""
+    from django.utils import timezone
+
+    from vrop.planning.forecast import SYSTEM, forecast
+    from vrop.planning.models import ForecastSnapshot, ForecastSnapshotLine
+
+    on = on or timezone.localdate()
+    result = forecast(viewer=SYSTEM, at=on, horizon_days=horizon_days)
+    snapshot, _created = ForecastSnapshot.objects.update_or_create(
+        made_on=on,
+        defaults={
+            "total": result.total,
+            "params": {
+                stage: {"probability": str(odds.probability), "days": odds.days}
+                for stage, odds in result.odds.items()
+            },
+        },
+    )
+    snapshot.lines.all().delete()
+    ForecastSnapshotLine.objects.bulk_create(
+        [
+            ForecastSnapshotLine(snapshot=snapshot, expected_on=day, kind=kind, amount=amount)
+            for (kind, day), amount in sorted(result.days.items(), key=lambda i: (i[0][1], i[0][0]))
+            if amount
+        ],
+        batch_size=1000,
+    )
+    return snapshot

@@ -16,7 +16,7 @@ from django.utils import timezone
 from vrop.analytics import sources
 from vrop.analytics.periods import Period, Scope, datetime_range, day_start
 from vrop.core.money import ZERO, percent, round_money
-from vrop.core.policy import company_settings
+from vrop.core.policy import company_settings_cached
 from vrop.crm.choices import Stage
 from vrop.crm.models import Deal, StageChange
 from vrop.planning.models import Metric
@@ -207,7 +207,6 @@ class Kpi:
     period: Period
     scope: Scope
     sales: Sales
-    cash_receipts: Decimal
     plan: RunRate
     quote_to_payment: Conversion
     days_to_payment: sources.DaysToPayment
@@ -239,7 +238,6 @@ class Kpi:
             },
             "cost": sales.cost,
             "volume": sales.volume,
-            "cash_receipts": self.cash_receipts,
             "plan": {
                 "metric": Metric.GROSS_PROFIT.value,
                 "target": self.plan.plan,
@@ -268,7 +266,7 @@ def moment_of(period: Period, now: datetime | None = None) -> datetime:
 
 
 def kpi(*, viewer, period: Period, scope: Scope | None = None, now: datetime | None = None) -> Kpi:
-    """Every number of DESIGN.md for the period and scope.
+    """Every number of DESIGN.md for the period and scope (at most ten queries).
 
     Moment-numbers (stalled deals, overdue receivables) are taken at the end of the
     period, or now for a period that has not ended.
@@ -277,20 +275,19 @@ def kpi(*, viewer, period: Period, scope: Scope | None = None, now: datetime | N
     now = now or timezone.now()
     at = moment_of(period, now)
     at_day = min(timezone.localdate(now), period.end)
-    policy = company_settings()
-    sales = sales_totals(viewer=viewer, period=period, scope=scope)
-    plan = plan_target(viewer=viewer, metric=Metric.GROSS_PROFIT, period=period, scope=scope)
-    return Kpi(
-        period=period,
-        scope=scope,
-        sales=sales,
-        cash_receipts=cash_receipts(viewer=viewer, period=period, scope=scope),
-        plan=run_rate(fact=sales.gross_profit, plan=plan, period=period, at=at_day),
-        quote_to_payment=quote_to_payment(
-            viewer=viewer, period=period, scope=scope, as_of=timezone.localdate(now)
-        ),
-        days_to_payment=sources.days_to_payment(viewer=viewer, period=period, scope=scope),
-        requests=sources.sla_summary(viewer=viewer, period=period, scope=scope, policy=policy),
-        stalled=sources.stalled_summary(viewer=viewer, at=at, scope=scope, policy=policy),
-        overdue=sources.receivables_ageing(viewer=viewer, at=at_day, scope=scope),
-    )
+    with company_settings_cached():
+        sales = sales_totals(viewer=viewer, period=period, scope=scope)
+        plan = plan_target(viewer=viewer, metric=Metric.GROSS_PROFIT, period=period, scope=scope)
+        return Kpi(
+            period=period,
+            scope=scope,
+            sales=sales,
+            plan=run_rate(fact=sales.gross_profit, plan=plan, period=period, at=at_day),
+            quote_to_payment=quote_to_payment(
+                viewer=viewer, period=period, scope=scope, as_of=timezone.localdate(now)
+            ),
+            days_to_payment=sources.days_to_payment(viewer=viewer, period=period, scope=scope),
+            requests=sources.sla_summary(viewer=viewer, period=period, scope=scope, at=now),
+            stalled=sources.stalled_summary(viewer=viewer, at=at, scope=scope),
+            overdue=sources.receivables_ageing(viewer=viewer, at=at_day, scope=scope),
+        )
