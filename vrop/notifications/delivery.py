@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import warnings
+from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
@@ -181,7 +183,9 @@ class Senders:
             )
             return str(message_id)
         except RetryAfter as error:
-            after = error.retry_after
+            with warnings.catch_warnings():  # int today, timedelta in a future version
+                warnings.simplefilter("ignore")
+                after = error.retry_after
             seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
             raise RetryLater(str(error), after=seconds, hold_key=chat_key(message.address))
         except ChatMigrated as error:
@@ -308,29 +312,17 @@ def _finish(message: OutboxMessage, status: str, *, error: str = "", external_id
     )
 
 
-def _wait_for_rate(message: OutboxMessage, deadline: float) -> bool:
-    """Take Telegram's tokens for this message, sleeping a little if needed. False when the
-    wait is long (the row goes back to the queue for then)."""
-    limits = [
+def _telegram_limits(message: OutboxMessage) -> list[ratelimit.Limit]:
+    return [
         ratelimit.Limit(chat_key(message.address), TELEGRAM_PER_CHAT_INTERVAL),
         ratelimit.Limit(GLOBAL_KEY, 1 / TELEGRAM_GLOBAL_RATE, TELEGRAM_GLOBAL_RATE),
     ]
-    max_inline = float(_setting("NOTIFICATIONS_MAX_INLINE_WAIT", 1.5))
-    while True:
-        wait = ratelimit.acquire(limits)
-        if wait <= 0:
-            return True
-        if wait > max_inline or time.monotonic() + wait > deadline:
-            _requeue(message, delay=wait)
-            return False
-        time.sleep(wait)
 
 
-def deliver_one(message: OutboxMessage, senders: Senders, *, deadline: float) -> str:
-    """Send one claimed row; returns the name of the outcome (a DeliveryReport field)."""
+def deliver_one(message: OutboxMessage, senders: Senders) -> str:
+    """Send one claimed row (its rate-limit tokens already taken); returns the name of the
+    outcome (a DeliveryReport field)."""
     is_telegram = message.channel == NotificationChannel.TELEGRAM
-    if is_telegram and not _wait_for_rate(message, deadline):
-        return "deferred"
     started = timezone.now()
     if not _mine(message).update(
         send_started_at=started, claimed_at=started, attempts=F("attempts") + 1
@@ -382,24 +374,66 @@ def next_due_in(*, now=None) -> float | None:
     return max((first - now).total_seconds(), 0.0)
 
 
+def _lanes(messages: list[OutboxMessage]) -> dict[str, deque[OutboxMessage]]:
+    """One lane per Telegram chat (its messages in order), one for everything else."""
+    lanes: dict[str, deque[OutboxMessage]] = {}
+    for message in messages:
+        key = (
+            chat_key(message.address)
+            if message.channel == NotificationChannel.TELEGRAM
+            else "direct"
+        )
+        lanes.setdefault(key, deque()).append(message)
+    return lanes
+
+
 def deliver_outbox(*, limit: int = 100, max_seconds: float = 30.0) -> DeliveryReport:
-    """Deliver what is due: recover dead claims, claim a batch, send each. Safe to run in
-    any number of processes at once."""
+    """Deliver what is due: recover dead claims, claim a batch, send it. Safe to run in any
+    number of processes at once.
+
+    The batch goes round-robin over the chats, so one chat that must wait (1 message a
+    second) does not hold up the others; a wait longer than ``NOTIFICATIONS_MAX_INLINE_WAIT``
+    puts that chat's messages back in the queue for then."""
     report = DeliveryReport()
     deadline = time.monotonic() + max_seconds
+    max_inline = float(_setting("NOTIFICATIONS_MAX_INLINE_WAIT", 1.5))
     report.recovered, report.unconfirmed = recover_interrupted()
     claimed = claim(limit=limit)
     report.claimed = len(claimed)
+    lanes = _lanes(claimed)
     senders = Senders()
+
+    def put_back(key: str, delay: float) -> None:
+        for message in lanes.pop(key):
+            _requeue(message, delay=delay)
+            report.deferred += 1
+
     try:
-        for index, message in enumerate(claimed):
+        while lanes:
             if time.monotonic() > deadline:
-                for rest in claimed[index:]:
-                    _requeue(rest, delay=0)
-                report.deferred += len(claimed) - index
+                for key in list(lanes):
+                    put_back(key, 0)
                 break
-            outcome = deliver_one(message, senders, deadline=deadline)
-            setattr(report, outcome, getattr(report, outcome) + 1)
+            progressed, shortest_wait = False, max_inline
+            for key in list(lanes):
+                lane = lanes[key]
+                message = lane[0]
+                if message.channel == NotificationChannel.TELEGRAM:
+                    wait = ratelimit.acquire(_telegram_limits(message))
+                    if wait > max_inline:
+                        put_back(key, wait)
+                        continue
+                    if wait > 0:
+                        shortest_wait = min(shortest_wait, wait)
+                        continue
+                lane.popleft()
+                outcome = deliver_one(message, senders)
+                setattr(report, outcome, getattr(report, outcome) + 1)
+                progressed = True
+                if not lane:
+                    del lanes[key]
+            if lanes and not progressed:
+                time.sleep(max(0.0, min(shortest_wait, deadline - time.monotonic())))
     finally:
         senders.close()
     report.next_due_in = next_due_in()

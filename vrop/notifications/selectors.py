@@ -49,10 +49,11 @@ def telegram_link_state(*, viewer) -> dict:
         .order_by("-created_at")
         .first()
     )
+    username = getattr(settings, "TELEGRAM_BOT_USERNAME", "").lstrip("@")
     return {
         "is_linked": bool(viewer.telegram_chat_id),
         "is_configured": bool(getattr(settings, "TELEGRAM_BOT_TOKEN", "")),
-        "bot_username": getattr(settings, "TELEGRAM_BOT_USERNAME", "").lstrip("@"),
+        "bot_name": "@" + username if username else "",
         "code": code,
         "start_link": telegram_start_link(code.code) if code else "",
     }
