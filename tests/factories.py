@@ -378,3 +378,21 @@ class PaymentImportRowFactory(factory.django.DjangoModelFactory):
     amount = Decimal("100000.00")
     purpose = "Оплата по счёту"
     status = "unmatched"
+
+
+class ForecastSnapshotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "planning.ForecastSnapshot"
+
+    made_on = factory.LazyFunction(timezone.localdate)
+    total = Decimal("0")
+
+
+class ForecastSnapshotLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "planning.ForecastSnapshotLine"
+
+    snapshot = factory.SubFactory(ForecastSnapshotFactory)
+    expected_on = factory.LazyFunction(timezone.localdate)
+    kind = "invoice"
+    amount = Decimal("100000")
