@@ -17,10 +17,11 @@ from ninja.security import APIKeyCookie, HttpBearer
 from vrop.accounts.services import api_token_authenticate
 from vrop.core.errors import ServiceError
 
+# discipline before crm: its fixed paths (/deals/stalled) must match before /deals/{deal_id}.
 APPS_WITH_API = [
     "accounts",
-    "crm",
     "discipline",
+    "crm",
     "pricing",
     "receivables",
     "planning",

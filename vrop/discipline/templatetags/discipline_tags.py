@@ -1,0 +1,41 @@
+"""Links to other apps' pages that may not exist yet (skipped when they do not)."""
+
+from __future__ import annotations
+
+from django import template
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+register = template.Library()
+
+
+def _url(name: str, *args) -> str:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+@register.filter
+def deal_url(deal_id) -> str:
+    return _url("deal-detail", deal_id) if deal_id else ""
+
+
+@register.filter
+def client_url(client_id) -> str:
+    return _url("client-detail", client_id) if client_id else ""
+
+
+@register.filter
+def local_input(moment) -> str:
+    """A moment as the value of ``<input type="datetime-local">`` in company time."""
+    if not moment:
+        return ""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+@register.simple_tag
+def tomorrow_morning() -> str:
+    """Default for a next step: the next day at 10:00."""
+    moment = timezone.localtime() + timezone.timedelta(days=1)
+    return moment.replace(hour=10, minute=0).strftime("%Y-%m-%dT%H:%M")

@@ -1,0 +1,362 @@
+"""Pages of the discipline area: Today (a manager's day), the control board (the head's
+view of who is behind on what), and the inbox of requests. Views parse, call one
+service or selector, and render; HTMX actions answer with the changed row."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views.decorators.http import require_GET, require_POST
+
+from vrop.accounts.choices import Role
+from vrop.accounts.models import User
+from vrop.core.errors import NotFound, ServiceError
+from vrop.crm import inbox
+from vrop.crm.choices import Channel, RequestStatus
+from vrop.crm.models import Client, Deal, Request, Task
+from vrop.discipline import selectors, services
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _moment(value: str | None) -> datetime | None:
+    """A ``datetime-local`` value in company time; None when empty or unreadable."""
+    if not value:
+        return None
+    parsed = parse_datetime(value.strip())
+    if parsed is None:
+        day = _day(value)
+        if day is None:
+            return None
+        parsed = datetime.combine(day, datetime.min.time())
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def _day(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return parse_date(value.strip())
+    except ValueError:
+        return None
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _is_boss(user: User) -> bool:
+    return user.is_superuser or user.role in (Role.HEAD, Role.OWNER)
+
+
+def _object(queryset, pk: int):
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    return redirect(request.POST.get("next") or fallback)
+
+
+def _answer(request, template: str, context: dict, *, fallback: str, error=None):
+    """HTMX: the changed fragment (with the refusal inside); a plain form post: back to
+    the page with a message."""
+    if request.htmx:
+        context["error"] = error
+        return render(request, template, context)
+    if error is not None:
+        messages.error(request, error)
+    return _back(request, fallback)
+
+
+# --- Today ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def today(request: HttpRequest) -> HttpResponse:
+    person = request.user
+    manager_id = _int(request.GET.get("manager"))
+    if manager_id and manager_id != request.user.pk:
+        if not _is_boss(request.user):
+            raise DjangoPermissionDenied
+        person = _object(User.objects.all(), manager_id)
+    day = selectors.today(viewer=request.user, person=person)
+    context = {
+        "day": day,
+        "person": person,
+        "people": selectors.sellers(viewer=request.user) if _is_boss(request.user) else [],
+    }
+    return render(request, "discipline/today.html", context)
+
+
+def _task_row(request, task: Task, *, error=None, done=False):
+    task = Task.objects.select_related("deal", "deal__client", "client").get(pk=task.pk)
+    return _answer(
+        request,
+        "discipline/partials/task_row.html",
+        {"task": task, "done": done, "now": timezone.now()},
+        fallback="/discipline/today/",
+        error=error,
+    )
+
+
+@login_required
+@require_POST
+def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _object(Task.objects.visible_to(request.user), task_id)
+    try:
+        services.task_done(
+            actor=request.user,
+            task=task,
+            result=request.POST.get("result", ""),
+            next_step_title=request.POST.get("next_step_title", ""),
+            next_step_due_at=_moment(request.POST.get("next_step_due_at")),
+        )
+    except ServiceError as error:
+        return _task_row(request, task, error=error.message)
+    return _task_row(request, task, done=True)
+
+
+@login_required
+@require_POST
+def task_reschedule(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _object(Task.objects.visible_to(request.user), task_id)
+    try:
+        services.next_step_reschedule(
+            actor=request.user, task=task, due_at=_moment(request.POST.get("due_at"))
+        )
+    except ServiceError as error:
+        return _task_row(request, task, error=error.message)
+    return _task_row(request, task)
+
+
+def _deal_row(request, deal: Deal, *, error=None, fixed=False):
+    deal = Deal.objects.select_related("client", "manager").get(pk=deal.pk)
+    return _answer(
+        request,
+        "discipline/partials/stalled_row.html",
+        {"deal": deal, "fixed": fixed},
+        fallback="/discipline/today/",
+        error=error,
+    )
+
+
+@login_required
+@require_POST
+def deal_next_step(request: HttpRequest, deal_id: int) -> HttpResponse:
+    deal = _object(Deal.objects.visible_to(request.user), deal_id)
+    try:
+        services.next_step_set(
+            actor=request.user,
+            deal=deal,
+            title=request.POST.get("title", ""),
+            due_at=_moment(request.POST.get("due_at")),
+        )
+    except ServiceError as error:
+        return _deal_row(request, deal, error=error.message)
+    return _deal_row(request, deal, fixed=True)
+
+
+@login_required
+@require_POST
+def deal_snooze(request: HttpRequest, deal_id: int) -> HttpResponse:
+    deal = _object(Deal.objects.visible_to(request.user), deal_id)
+    try:
+        services.deal_snooze(
+            actor=request.user,
+            deal=deal,
+            reason=request.POST.get("reason", ""),
+            resume_on=_day(request.POST.get("resume_on")),
+        )
+    except ServiceError as error:
+        return _deal_row(request, deal, error=error.message)
+    return _deal_row(request, deal, fixed=True)
+
+
+# --- the control board ------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    if not _is_boss(request.user):
+        raise DjangoPermissionDenied
+    data = selectors.board(viewer=request.user)
+    return render(request, "discipline/board.html", {"board": data})
+
+
+@login_required
+@require_GET
+def board_deals(request: HttpRequest, manager_id: int, kind: str) -> HttpResponse:
+    if not _is_boss(request.user):
+        raise DjangoPermissionDenied
+    if kind not in selectors.BOARD_KINDS:
+        raise Http404
+    manager = User.objects.filter(pk=manager_id).first() if manager_id else None
+    try:
+        deals = selectors.board_deals(viewer=request.user, manager_id=manager_id or None, kind=kind)
+    except NotFound:
+        raise Http404 from None
+    context = {"deals": deals, "manager": manager, "kind": kind}
+    return render(request, "discipline/board_deals.html", context)
+
+
+# --- the inbox --------------------------------------------------------------------------
+
+INBOX_TABS = ("new", "unassigned", "processed")
+
+
+@login_required
+@require_GET
+def inbox_page(request: HttpRequest) -> HttpResponse:
+    tab = request.GET.get("tab", "new")
+    if tab not in INBOX_TABS:
+        tab = "new"
+    if tab == "processed":
+        requests = selectors.request_list(viewer=request.user, status="").exclude(
+            status=RequestStatus.NEW
+        )
+        requests = requests.order_by("-processed_at", "-id")
+    else:
+        requests = selectors.request_list(viewer=request.user, unassigned=tab == "unassigned")
+    context = {
+        "requests": list(requests[:200]),
+        "tab": tab,
+        "tabs": INBOX_TABS,
+        "is_boss": _is_boss(request.user),
+        "people": list(selectors.sellers(viewer=request.user)),
+        "channels": Channel.choices,
+        "now": timezone.now(),
+    }
+    return render(request, "discipline/inbox.html", context)
+
+
+def _request_row(request, item: Request, *, error=None):
+    item = Request.objects.select_related("manager", "client", "deal").get(pk=item.pk)
+    context = {
+        "item": item,
+        "is_boss": _is_boss(request.user),
+        "people": list(selectors.sellers(viewer=request.user)),
+        "now": timezone.now(),
+    }
+    return _answer(
+        request,
+        "discipline/partials/request_row.html",
+        context,
+        fallback="/discipline/inbox/",
+        error=error,
+    )
+
+
+def _visible_request(request, request_id: int) -> Request:
+    return _object(Request.objects.visible_to(request.user), request_id)
+
+
+@login_required
+@require_POST
+def inbox_register(request: HttpRequest) -> HttpResponse:
+    try:
+        inbox.request_register(
+            actor=request.user,
+            channel=request.POST.get("channel", Channel.PHONE),
+            received_at=_moment(request.POST.get("received_at")),
+            contact_name=request.POST.get("contact_name", ""),
+            company_name=request.POST.get("company_name", ""),
+            inn=request.POST.get("inn", ""),
+            phone=request.POST.get("phone", ""),
+            email=request.POST.get("email", ""),
+            text=request.POST.get("text", ""),
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+    return redirect("inbox")
+
+
+@login_required
+@require_POST
+def inbox_accept(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _visible_request(request, request_id)
+    try:
+        inbox.request_accept(
+            actor=request.user,
+            request=item,
+            title=request.POST.get("title", ""),
+            next_step_title=request.POST.get("next_step_title", ""),
+            next_step_due_at=_moment(request.POST.get("next_step_due_at")),
+        )
+    except ServiceError as error:
+        return _request_row(request, item, error=error.message)
+    return _request_row(request, item)
+
+
+@login_required
+@require_POST
+def inbox_link(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _visible_request(request, request_id)
+    deal_id = _int(request.POST.get("deal_id"))
+    client_id = _int(request.POST.get("client_id"))
+    deal = Deal.objects.visible_to(request.user).filter(pk=deal_id).first() if deal_id else None
+    client = (
+        Client.objects.visible_to(request.user).filter(pk=client_id).first() if client_id else None
+    )
+    try:
+        inbox.request_link(actor=request.user, request=item, deal=deal, client=client)
+    except ServiceError as error:
+        return _request_row(request, item, error=error.message)
+    return _request_row(request, item)
+
+
+@login_required
+@require_POST
+def inbox_decline(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _visible_request(request, request_id)
+    try:
+        inbox.request_decline(actor=request.user, request=item, reason=request.POST.get("reason"))
+    except ServiceError as error:
+        return _request_row(request, item, error=error.message)
+    return _request_row(request, item)
+
+
+@login_required
+@require_POST
+def inbox_reassign(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _visible_request(request, request_id)
+    manager_id = _int(request.POST.get("manager_id"))
+    manager = User.objects.filter(pk=manager_id).first() if manager_id else None
+    try:
+        inbox.request_reassign(
+            actor=request.user,
+            request=item,
+            manager=manager,
+            reason=request.POST.get("reason", ""),
+        )
+    except ServiceError as error:
+        return _request_row(request, item, error=error.message)
+    return _request_row(request, item)
+
+
+@login_required
+@require_POST
+def inbox_assign(request: HttpRequest, request_id: int) -> HttpResponse:
+    item = _visible_request(request, request_id)
+    try:
+        inbox.request_assign(actor=request.user, request=item)
+    except ServiceError as error:
+        return _request_row(request, item, error=error.message)
+    return _request_row(request, item)
