@@ -14,7 +14,6 @@ from tests.factories import (
     AlertFactory,
     DealFactory,
     HeadFactory,
-    ManagerFactory,
     OwnerFactory,
     SnoozeFactory,
     TaskFactory,
@@ -91,9 +90,10 @@ def test_the_stalled_rule_on_hand_computed_deals(frozen, manager, owner):
     assert result.count == 4
     assert result.amount == Decimal("100.00")
     assert fine not in result.deals
-    reasons = {d.title: [code for code, _ in d.stalled_reasons] for d in with_reasons(
-        result.deals, result.cutoffs
-    )}
+    reasons = {
+        d.title: [code for code, _ in d.stalled_reasons]
+        for d in with_reasons(result.deals, result.cutoffs)
+    }
     assert reasons == {
         "no next step": ["no_next_step"],
         "overdue": ["next_step_overdue"],
