@@ -1,0 +1,152 @@
+"""The two databases the importer writes to, behind one small interface.
+
+Rows are loaded into temporary staging tables (SQLite: ``executemany``; PostgreSQL:
+``COPY … FROM STDIN`` with psycopg 3) and merged into the real tables with set-based
+``UPDATE … FROM`` and ``INSERT … SELECT``. Staging columns take the types of the model
+fields they feed, so that comparisons in SQL mean what they mean on the real table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+CHUNK = 5000
+
+
+def qn(name: str) -> str:
+    escaped = name.replace('"', '""')
+    return f'"{escaped}"'
+
+
+class Dialect:
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.is_postgres = connection.vendor == "postgresql"
+        if connection.vendor not in ("postgresql", "sqlite"):
+            raise NotImplementedError(connection.vendor)
+        self._tables: list[str] = []
+
+    # --- types and expressions -----------------------------------------------------------
+
+    def field_type(self, field) -> str:
+        if field.get_internal_type() in ("ForeignKey", "BigAutoField", "AutoField"):
+            return "bigint"
+        if field.get_internal_type() == "JSONField":
+            return self.json_type
+        return field.db_type(self.connection)
+
+    @property
+    def json_type(self) -> str:
+        return "jsonb" if self.is_postgres else "text"
+
+    def distinct(self, left: str, right: str) -> str:
+        if self.is_postgres:
+            return f"({left} IS DISTINCT FROM {right})"
+        return f"({left} IS NOT {right})"
+
+    def json_merge(self, left: str, right: str) -> str:
+        """``left`` with the keys of ``right`` set (top level)."""
+        if self.is_postgres:
+            return f"({left} || {right})"
+        return f"json_patch({left}, {right})"
+
+    def json_normal(self, expression: str) -> str:
+        return expression if self.is_postgres else f"json({expression})"
+
+    def json_literal(self, value: dict) -> str:
+        text = json.dumps(value).replace("'", "''")
+        return f"'{text}'::jsonb" if self.is_postgres else f"'{text}'"
+
+    def add_days(self, day: str, days: str) -> str:
+        if self.is_postgres:
+            return f"({day} + {days})"
+        return f"date({day}, '+' || {days} || ' days')"
+
+    def param(self, value):
+        """A Python value as the driver takes it in a query parameter."""
+        if self.is_postgres:
+            return value
+        if isinstance(value, datetime):
+            return self.connection.ops.adapt_datetimefield_value(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, Decimal):
+            return str(value)
+        return value
+
+    # --- statements ----------------------------------------------------------------------
+
+    def execute(self, sql: str, params: Sequence = ()) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.rowcount
+
+    def fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.fetchall()
+
+    def fetchone(self, sql: str, params: Sequence = ()):
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            return cursor.fetchone()
+
+    def create_temp(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
+        """A staging table; the first column is its primary key."""
+        self.execute(f"DROP TABLE IF EXISTS {qn(name)}")
+        definition = ", ".join(f"{qn(column)} {kind}" for column, kind in columns)
+        definition += f", PRIMARY KEY ({qn(columns[0][0])})"
+        suffix = " ON COMMIT DROP" if self.is_postgres else ""
+        self.execute(f"CREATE TEMP TABLE {qn(name)} ({definition}){suffix}")
+        self._tables.append(name)
+
+    def drop_temps(self) -> None:
+        for name in self._tables:
+            self.execute(f"DROP TABLE IF EXISTS {qn(name)}")
+        self._tables.clear()
+
+    def load(self, name: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+        """Load rows (Python values) into a staging table; returns the count."""
+        count = 0
+        batch: list = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= CHUNK:
+                self._load_batch(name, columns, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            self._load_batch(name, columns, batch)
+            count += len(batch)
+        return count
+
+    def _load_batch(self, name: str, columns: Sequence[str], batch: list) -> None:
+        names = ", ".join(qn(column) for column in columns)
+        if self.is_postgres:
+            with self.connection.cursor() as wrapper:
+                with wrapper.cursor.copy(f"COPY {qn(name)} ({names}) FROM STDIN") as copy:
+                    for row in batch:
+                        copy.write_row(row)
+            return
+        adapted = [tuple(self.param(value) for value in row) for row in batch]
+        marks = ", ".join("?" for _ in columns)
+        with self.connection.cursor() as wrapper:
+            # the driver's own cursor: executemany without Django's %s rewriting
+            wrapper.cursor.executemany(
+                f"INSERT INTO {qn(name)} ({names}) VALUES ({marks})", adapted
+            )
+
+    def analyze(self, name: str) -> None:
+        """Temporary tables get no statistics by themselves on PostgreSQL."""
+        if self.is_postgres:
+            self.execute(f"ANALYZE {qn(name)}")
+
+    def index(self, table: str, *columns: str) -> None:
+        index_name = f"{table}_{'_'.join(columns)}_idx"
+        self.execute(
+            f"CREATE INDEX {qn(index_name)} ON {qn(table)} "
+            f"({', '.join(qn(column) for column in columns)})"
+        )
