@@ -39,7 +39,7 @@ def receivables_digest_text(*, user: User, day: date) -> str | None:
                 % {
                     "number": invoice.number,
                     "client": invoice.client or "—",
-                    "debt": format_money(invoice.balance),
+                    "debt": format_money(invoice.balance_due),
                 }
             )
         for action in data["promises_due"][:5]:

@@ -162,12 +162,12 @@ def exposure_by_client(client_ids, *, exclude_deal_id: int | None = None) -> dic
         )
     )
     for row in unpaid:
-        result[row["client_id"]]["unpaid"] = row["total"] or ZERO
+        result[row["client_id"]]["unpaid"] = round_money(row["total"] or ZERO)
     won = Deal.objects.filter(client_id__in=client_ids, stage=Stage.WON)
     if exclude_deal_id:
         won = won.exclude(pk=exclude_deal_id)
     for row in won.order_by().values("client_id").annotate(total=Sum(_not_invoiced())):
-        result[row["client_id"]]["won_not_invoiced"] = row["total"] or ZERO
+        result[row["client_id"]]["won_not_invoiced"] = round_money(row["total"] or ZERO)
     advances = (
         Payment.objects.filter(client_id__in=client_ids, invoice__isnull=True)
         .order_by()
@@ -175,7 +175,7 @@ def exposure_by_client(client_ids, *, exclude_deal_id: int | None = None) -> dic
         .annotate(total=Sum("amount"))
     )
     for row in advances:
-        result[row["client_id"]]["advances"] = max(row["total"] or ZERO, ZERO)
+        result[row["client_id"]]["advances"] = round_money(max(row["total"] or ZERO, ZERO))
     return result
 
 
@@ -190,6 +190,7 @@ def client_exposure(*, client: Client, deal: Deal | None = None) -> Exposure:
             .values_list("rest", flat=True)
             .first()
         ) or ZERO
+        at_hand = round_money(at_hand)
     return Exposure(
         unpaid_invoices=parts["unpaid"],
         won_not_invoiced=parts["won_not_invoiced"],
@@ -405,7 +406,7 @@ def overdue_list(
 ):
     """Unpaid invoices overdue at ``at`` (today), oldest first, with their latest action.
 
-    A queryset of invoices annotated with ``balance``, ``days_overdue`` and
+    A queryset of invoices annotated with ``balance_due``, ``days_overdue`` and
     ``action_kind``, ``action_at``, ``action_note``, ``promised_on``, ``promise_status``,
     ``next_action``, ``next_action_on``, ``responsible_id`` of the latest action. Slice
     it for a page: the partial index on unpaid due dates keeps that fast.
@@ -427,7 +428,7 @@ def overdue_list(
     return (
         invoices.select_related("client", "manager")
         .annotate(
-            balance=ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD),
+            balance_due=ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD),
             days_overdue=DaysBetween(_day(at), F("due_on")),
             action_kind=_latest_action("kind"),
             action_at=_latest_action("done_at"),
@@ -745,6 +746,8 @@ def receivables_digest(*, viewer: User, at: date | None = None) -> dict:
             credit_override_list(viewer=viewer, status=OverrideStatus.PENDING)[:50]
         ),
         "rows_to_confirm": payment_rows_to_confirm(viewer=viewer).count(),
-        "largest_overdue": list(overdue_list(viewer=viewer, at=at).order_by("-balance", "id")[:10]),
+        "largest_overdue": list(
+            overdue_list(viewer=viewer, at=at).order_by("-balance_due", "id")[:10]
+        ),
         "worst_clients": receivables_ageing(viewer=viewer, at=at, group_by="client")[:10],
     }

@@ -36,7 +36,10 @@ def _require(actor, kind: str) -> None:
 def invoice_default_due_on(*, client, issued_on: date) -> date:
     """Due by the client's terms (a day off moves it to the next working day); due on
     the invoice date for prepayment clients and clients on prepayment only or stop."""
-    if client is None or client.payment_terms_days == 0:
+    if client is None:
+        return issued_on
+    client = type(client).objects.only("payment_terms_days", "credit_status").get(pk=client.pk)
+    if client.payment_terms_days == 0:
         return issued_on
     if client.credit_status != CreditStatus.ACTIVE:
         return issued_on
