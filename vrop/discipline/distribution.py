@@ -4,7 +4,7 @@ A new request goes first to the manager of the client it comes from (found by IN
 e-mail or phone), when that manager is at work. Otherwise the first active
 ``DistributionRule`` (by priority) whose channel and segment match hands it to one of
 its members: in turn (the member assigned longest ago) or weighted (the member with the
-smallest ``(assigned + 1) / weight``, ties to the one assigned longest ago). Members who
+smallest ``(assigned + 1) / weight``, ties to the one whose turn is oldest). Members who
 have left, are absent, are off their inbound shift at that moment, or already hold
 ``open_requests_cap`` unprocessed requests are skipped. Every assignment, and every
 failure to find somebody, is written to ``Assignment``.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -86,16 +86,21 @@ def _open_requests(user_ids: list[int]) -> dict[int, int]:
 
 
 def _pick(rule: DistributionRule, members: list[DistributionMember]) -> DistributionMember:
-    def assigned_long_ago(member):
-        stamp = member.last_assigned_at
-        return (stamp is not None, stamp or timezone.now(), member.pk)
+    """In turn: the member whose last assignment by this rule is the oldest (never: first);
+    weighted: the smallest (assigned + 1) / weight, ties to the one whose turn is oldest."""
+    last_turn = dict(
+        Assignment.objects.filter(rule=rule, manager_id__in=[m.user_id for m in members])
+        .values("manager_id")
+        .annotate(last=Max("id"))
+        .values_list("manager_id", "last")
+    )
+
+    def turn(member):
+        return (last_turn.get(member.user_id, 0), member.pk)
 
     if rule.method == DistributionMethod.WEIGHTED:
-        return min(
-            members,
-            key=lambda m: ((m.assigned_count + 1) / m.weight, *assigned_long_ago(m)),
-        )
-    return min(members, key=assigned_long_ago)
+        return min(members, key=lambda m: ((m.assigned_count + 1) / m.weight, *turn(m)))
+    return min(members, key=turn)
 
 
 def _log(request, *, manager, previous, rule=None, actor=None, reason="", at) -> Assignment:
