@@ -91,14 +91,18 @@ def demo_exists() -> bool:
 # --- reset ------------------------------------------------------------------------------
 
 
+# Kept by a reset: the company's policy and derived reference tables.
+KEEP_ON_RESET = {"core.CompanySettings", "discipline.WorkingDay"}
+
+
 def _business_models() -> list:
     """Every table of the project's apps (and the admin log and sessions), but the
-    company settings."""
+    company settings and reference tables."""
     models = []
     for config in apps.get_app_configs():
         if config.name.startswith("vrop.") or config.label in ("admin", "sessions"):
             for model in config.get_models(include_auto_created=True):
-                if model is not CompanySettings and model._meta.managed:
+                if model._meta.label not in KEEP_ON_RESET and model._meta.managed:
                     models.append(model)
     return models
 
