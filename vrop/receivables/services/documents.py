@@ -33,6 +33,12 @@ def _require(actor, kind: str) -> None:
         raise PermissionDenied(_("You may not do this."))
 
 
+def _require_payment(actor) -> None:
+    """Money is recorded by finance, the head or the owner (and imports, actor None)."""
+    if actor is not None and not can(actor, "change", "payment"):
+        raise PermissionDenied(_("Only finance, the head of sales or the owner record payments."))
+
+
 def invoice_default_due_on(*, client, issued_on: date) -> date:
     """Due by the client's terms (a day off moves it to the next working day); due on
     the invoice date for prepayment clients and clients on prepayment only or stop."""
@@ -149,7 +155,7 @@ def payment_record(
     extra: dict | None = None,
 ) -> Payment:
     """Record money in (positive) or a refund (negative) against an invoice."""
-    _require(actor, "payment")
+    _require_payment(actor)
     amount = to_decimal(amount, field="amount")
     if amount == 0:
         raise ValidationError(_("The payment amount cannot be zero."), field="amount")
@@ -201,7 +207,7 @@ def payment_allocate(
     goes against ``invoice`` (or the client's advance) as it is. Parts of one payment get
     ``external_id``, ``external_id/1``, ``external_id/2``, ...
     """
-    _require(actor, "payment")
+    _require_payment(actor)
     amount = to_decimal(amount, field="amount")
     client = client or (invoice.client if invoice else None)
     common = {
