@@ -213,6 +213,7 @@ class Importer:
         self.user_ids: dict[str, int | None] = {}
         self.rejected: dict[str, set[str]] = defaultdict(set)
         self.staged: dict[str, str] = {}  # file -> its staging table ("" if none)
+        self.failed: set[str] = set()  # files refused as a whole (header, encoding)
 
     # --- the run -------------------------------------------------------------------------
 
@@ -273,6 +274,7 @@ class Importer:
             reader = CsvFile(self.source, file, known)
         except (UnicodeDecodeError, csv.Error):
             self.report.error(file, 1, _("The file is neither UTF-8 nor CP1251 CSV text."))
+            self.failed.add(file)
             return None
         positions: dict[str, int] = {}
         unknown: list[tuple[int, str]] = []
@@ -300,6 +302,7 @@ class Importer:
                 ok = False
         if not ok:
             reader.close()
+            self.failed.add(file)
             return None
         return reader, positions, unknown
 
@@ -344,7 +347,10 @@ class Importer:
                         pk = self.user_pk(ref)
                         if pk is None:
                             bad = True
-                            if ref not in self.rejected["managers.csv"]:
+                            if (
+                                ref not in self.rejected["managers.csv"]
+                                and "managers.csv" not in self.failed
+                            ):
                                 report.error(
                                     file,
                                     line,
@@ -791,14 +797,20 @@ class Importer:
         t = qn(table)
         unresolved = f"{qn(base + '__ref')} IS NOT NULL AND {qn(base)} IS NULL"
         rejected = self.rejected[target_file]
+        own_rejected = self.rejected[file]
+        silent = target_file in self.failed
+        has_id = file in ENTITIES
         found = False
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT line, {qn(base + '__ref')} FROM {t} WHERE {unresolved} ORDER BY line"
+                f"SELECT line, {qn(base + '__ref')}, {'ext' if has_id else 'NULL'} "
+                f"FROM {t} WHERE {unresolved} ORDER BY line"
             )
-            for line, ref in cursor:
+            for line, ref, ident in cursor:
                 found = True
-                if ref in rejected:
+                if ident is not None:
+                    own_rejected.add(ident)  # rows referring to it are not reported again
+                if silent or ref in rejected:
                     continue
                 self.report.error(
                     file,
