@@ -26,6 +26,7 @@ class DealPage:
     activities: list[Activity]
     invoices: list[Invoice]
     flags: dict = field(default_factory=dict)
+    volume_unit: str = ""  # the lines' unit when they share one
 
 
 def deal_tasks(*, viewer, deal: Deal) -> tuple[list[Task], list[Task]]:
@@ -61,6 +62,11 @@ def invoices_with_payments(*, viewer, **where) -> list[Invoice]:
     )
 
 
+def _common_unit(lines: list[DealLine]) -> str:
+    units = {line.product.get_unit_display() for line in lines}
+    return units.pop() if len(units) == 1 else ""
+
+
 def deal_page(*, viewer, deal_id: int) -> DealPage:
     """Everything the deal page shows; ``NotFound`` when the viewer may not see the deal."""
     deal = crm_selectors.deal_get(viewer=viewer, deal_id=deal_id)
@@ -81,6 +87,7 @@ def deal_page(*, viewer, deal_id: int) -> DealPage:
         activities=deal_activities(viewer=viewer, deal=deal),
         invoices=invoices,
         flags=dict(deal.flags or {}),
+        volume_unit=_common_unit(lines),
     )
 
 
