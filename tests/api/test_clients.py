@@ -6,7 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from tests.factories import ClientFactory, ContactFactory, DealFactory, TaskFactory
+from tests.factories import (
+    ClientFactory,
+    ContactFactory,
+    DealFactory,
+    PaymentFactory,
+    TaskFactory,
+)
 from vrop.core.policy import company_settings
 from vrop.core.validators import make_inn
 from vrop.crm.models import Client, Contact, Task
@@ -192,6 +198,20 @@ def test_a_client_with_deals_is_not_deleted(api, head):
         "code": "client_has_deals",
     }
     assert Client.objects.filter(pk=deal.client_id).exists()
+
+
+def test_a_client_that_documents_refer_to_is_not_deleted(api, head):
+    client = ClientFactory()
+    PaymentFactory(client=client)
+
+    response = api(head).delete(f"/clients/{client.pk}", language="en")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Documents refer to the client, so it cannot be deleted.",
+        "code": "client_in_use",
+    }
+    assert Client.objects.filter(pk=client.pk).exists()
 
 
 def test_a_manager_cannot_delete_someone_elses_client(api, manager, other_manager):

@@ -13,7 +13,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Min, ProtectedError, Sum
+from django.db.models import (
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Min,
+    ProtectedError,
+    RestrictedError,
+    Sum,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -190,7 +198,7 @@ def client_delete(*, actor: User | None, client: Client) -> None:
     try:
         with transaction.atomic():
             client.delete()
-    except ProtectedError:
+    except (ProtectedError, RestrictedError):
         raise RuleViolation(
             _("Documents refer to the client, so it cannot be deleted."), code="client_in_use"
         )
