@@ -669,7 +669,7 @@ def near_limit_rows(clients, threshold_pct: Decimal = Decimal("90")) -> list[dic
         part = parts[client.pk]
         total = part["unpaid"] + part["won_not_invoiced"] - part["advances"]
         used = round_money(total / client.credit_limit * 100)
-        if used >= threshold_pct:
+        if total * 100 >= threshold_pct * client.credit_limit:
             rows.append(
                 {
                     "client": client,
