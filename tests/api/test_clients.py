@@ -221,3 +221,12 @@ def test_a_manager_cannot_delete_someone_elses_client(api, manager, other_manage
 
     assert response.status_code == 404
     assert Client.objects.filter(pk=theirs.pk).exists()
+
+
+def test_refusals_speak_russian_by_default(api, head):
+    deal = DealFactory()
+
+    response = api(head).delete(f"/clients/{deal.client_id}")
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == "У клиента есть сделки, его нельзя удалить."
