@@ -289,28 +289,28 @@ def receivables_ageing(*, viewer, at: date, scope: Scope | None = None) -> Agein
 
 
 def overdue_invoices(*, viewer, at: date, scope: Scope | None = None, limit: int = 5) -> list:
-    """The largest overdue balances on ``at``: invoices with ``balance``, ``days_overdue``
+    """The largest overdue balances on ``at``: invoices with ``overdue_balance``, ``days_overdue``
     and, when receivables records actions, the latest action and the next one."""
     scope = scope or Scope()
     external = _external("vrop.receivables.selectors", "overdue_list")
     if external is not None:
-        invoices = external(viewer=viewer, at=at, manager_id=scope.manager_id)
-        invoices = _team_filter(invoices, scope)
-        return list(invoices.order_by("-balance", "due_on", "pk")[:limit])
+        invoices = _team_filter(external(viewer=viewer, at=at, manager_id=scope.manager_id), scope)
+        name = "balance_due" if "balance_due" in invoices.query.annotations else "balance"
+        rows = list(invoices.order_by(f"-{name}", "due_on", "pk")[:limit])
+        for invoice in rows:
+            invoice.overdue_balance = getattr(invoice, name)
+        return rows
     balance = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD)
     rows = list(
         Invoice.objects.visible_to(viewer)
         .filter(paid_on__isnull=True, due_on__lt=at, **scope.filter("manager"))
         .select_related("client", "manager")
-        .annotate(balance=balance)
-        .order_by("-balance", "due_on", "pk")[:limit]
+        .annotate(overdue_balance=balance)
+        .order_by("-overdue_balance", "due_on", "pk")[:limit]
     )
     for invoice in rows:
         invoice.days_overdue = (at - invoice.due_on).days
         invoice.next_action = ""
-        invoice.next_action_on = None
-        invoice.action_kind = ""
-        invoice.action_at = None
     return rows
 
 
