@@ -63,7 +63,7 @@ def test_manager_logs_in_and_opens_the_deal_list(live_server, browser, tmp_path)
 
     assert page.locator("h1").first.inner_text() == "Сделки"
     assert page.get_by_text("Арматура А500С 20 т").is_visible()
-    assert page.get_by_role("cell", name="ООО «Металлобаза»").is_visible()
+    assert page.get_by_role("cell", name="ООО «Металлобаза»", exact=True).is_visible()
     amount = page.locator("tbody td.num").first.inner_text()
     assert amount.replace("\u00a0", " ") == "1 234 567,89 ₽"
     assert page.locator("nav .navbar-brand").inner_text() == "Виртуальный РОП"
@@ -76,7 +76,7 @@ def test_manager_logs_in_and_opens_the_deal_list(live_server, browser, tmp_path)
     toggler = page.locator(".navbar-toggler")
     assert toggler.is_visible()  # the navigation collapses on a phone
     # On a phone the client moves under the deal's title and its column is hidden.
-    assert not page.get_by_role("cell", name="ООО «Металлобаза»").is_visible()
+    assert not page.get_by_role("cell", name="ООО «Металлобаза»", exact=True).is_visible()
     assert page.locator("td div.d-md-none", has_text="ООО «Металлобаза»").is_visible()
     toggler.click()
     page.get_by_role("link", name="Клиенты").wait_for(state="visible")
