@@ -6,4 +6,6 @@ class DisciplineConfig(AppConfig):
     label = "discipline"
 
     def ready(self) -> None:
-        from vrop.discipline import rules  # noqa: F401  (registers the rules)
+        from vrop.discipline import digests, rules  # noqa: F401  (registers the rules)
+
+        digests.register()

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db.models import Count, F, Max
+from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 
 from vrop.accounts.choices import Role
@@ -41,14 +42,26 @@ def delivery_available() -> bool:
     return _notify_function() is not None
 
 
-def deliver(*, user: User, text: str, dedupe_key: str, buttons=None) -> bool:
-    """Queue a message to ``user`` through the notifications outbox."""
+def deliver(*, user: User, text: str, dedupe_key: str, link: str = "") -> bool:
+    """Queue a message to ``user`` through the notifications outbox (in-app, Telegram)."""
     notify = _notify_function()
     if notify is None:
         logger.info("notifications are not installed; nudge to %s kept pending", user.pk)
         return False
-    notify(user=user, text=text, dedupe_key=dedupe_key, buttons=buttons)
+    notify(user=user, text=text, dedupe_key=dedupe_key, link=link)
     return True
+
+
+def _link(kind: str, person: User) -> str:
+    """Where the recipient fixes it: the inbox, their Today page, or the board."""
+    if kind == AlertKind.REQUEST_WAITING:
+        name = "inbox"
+    else:
+        name = "today" if person.role == Role.MANAGER else "board"
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""
 
 
 @dataclass
@@ -171,7 +184,7 @@ def send_pending(alerts=None) -> int:
             with translation.override(person.language or "ru"):
                 text = nudge_text(group)
             key = f"discipline:{group.kind}:{group.level}:{row['manager_id']}:{person.pk}:{digest}"
-            if deliver(user=person, text=text, dedupe_key=key):
+            if deliver(user=person, text=text, dedupe_key=key, link=_link(group.kind, person)):
                 sent += 1
         in_group.update(notified_level=F("level"))
     return sent

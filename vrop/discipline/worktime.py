@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import (
     BigIntegerField,
     ExpressionWrapper,
@@ -42,8 +42,8 @@ from django.db.models.functions import (
 
 from vrop.core.calendar import WorkingTime, is_working_day
 
-CALENDAR_FIRST_DAY = date(2000, 1, 1)
-CALENDAR_LAST_DAY = date(2045, 12, 31)
+CALENDAR_FIRST_DAY = date(2010, 1, 1)
+CALENDAR_LAST_DAY = date(2040, 12, 31)
 
 
 def working_cutoff(at: datetime, minutes: int, working_time: WorkingTime | None = None):
@@ -82,22 +82,14 @@ def _seconds_of(moment: time) -> int:
 
 
 def calendar_rows(working_time: WorkingTime, first: date, last: date):
-    from vrop.discipline.models import WorkingDay
-
+    """(day, is_working, seconds_before, working_seconds, opens_second, day_seconds)."""
     opens = _seconds_of(working_time.start)
     length = max(_seconds_of(working_time.end) - opens, 0)
     day, before = first, 0
     while day <= last:
         working = is_working_day(day)
         own = length if working else 0
-        yield WorkingDay(
-            day=day,
-            is_working=working,
-            seconds_before=before,
-            working_seconds=own,
-            opens_second=opens,
-            day_seconds=length,
-        )
+        yield (day, working, before, own, opens, length)
         before += own
         day += timedelta(days=1)
 
@@ -121,13 +113,22 @@ def ensure_calendar(working_time: WorkingTime | None = None, *, rebuild: bool = 
     )
     if current and not rebuild:
         return False
-    with transaction.atomic():
+    connection = connections[WorkingDay.objects.db]
+    quote = connection.ops.quote_name
+    columns = ("day", "is_working", "seconds_before", "working_seconds", "opens_second")
+    columns += ("day_seconds",)
+    statement = (
+        f"INSERT INTO {quote(WorkingDay._meta.db_table)} "
+        f"({', '.join(quote(c) for c in columns)}) VALUES (%s, %s, %s, %s, %s, %s)"
+    )
+    rows = [
+        (connection.ops.adapt_datefield_value(row[0]), *row[1:])
+        for row in calendar_rows(working_time, CALENDAR_FIRST_DAY, CALENDAR_LAST_DAY)
+    ]
+    with transaction.atomic(using=WorkingDay.objects.db):
         WorkingDay.objects.all().delete()
-        WorkingDay.objects.bulk_create(
-            calendar_rows(working_time, CALENDAR_FIRST_DAY, CALENDAR_LAST_DAY),
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
+        with connection.cursor() as cursor:
+            cursor.executemany(statement, rows)
     return True
 
 
