@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import translation
 
 from tests.factories import ClientFactory, TeamFactory
 from vrop.accounts.models import ApiToken
@@ -117,7 +118,7 @@ def test_create_api_token_command_refuses_an_unknown_email(db):
 
 
 def test_create_api_token_command_refuses_a_blank_name(manager):
-    with pytest.raises(CommandError, match="Give the token a name"):
+    with translation.override("en"), pytest.raises(CommandError, match="Give the token a name"):
         call_command("create_api_token", manager.email, "--name", "  ")
 
     assert ApiToken.objects.count() == 0
