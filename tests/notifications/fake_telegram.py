@@ -7,7 +7,7 @@ It answers ``/bot<token>/<method>`` the way api.telegram.org does — ``{"ok": t
 when the server has read the request (as on the real Telegram, whatever happens to the
 answer afterwards). Scripted faults apply to the next ``sendMessage`` calls:
 "429" (retry after N), "500", "403", "hold" (keep the request until released: the
-worker can be killed meanwhile), "drop" (close the connection without an answer).
+worker can be killed meanwhile), "drop" (close the connection without an answer), "ok".
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ class FakeTelegram:
         with self._lock:
             self.calls.append(Call(method, params, now))
             fault = self._faults.popleft() if method == "sendMessage" and self._faults else None
+        if fault == "ok":
+            fault = None
         if fault == "500":
             return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}
         if fault == "403":

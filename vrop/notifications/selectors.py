@@ -34,6 +34,23 @@ def notification_unread_count(*, viewer) -> int:
     ).count()
 
 
+BADGE_LIMIT = 99
+
+
+def notification_unread_badge(*, viewer) -> str:
+    """The unread count as the bell shows it: "" for none, "1"…"99", "99+" beyond."""
+    if viewer is None or not viewer.is_authenticated:
+        return ""
+    ids = list(
+        OutboxMessage.objects.filter(
+            user=viewer, channel=NotificationChannel.INAPP, read_at__isnull=True
+        ).values_list("id", flat=True)[: BADGE_LIMIT + 1]
+    )
+    if not ids:
+        return ""
+    return f"{BADGE_LIMIT}+" if len(ids) > BADGE_LIMIT else str(len(ids))
+
+
 def telegram_start_link(code: str) -> str:
     """The deep link that opens the bot with ``/start CODE``, when the bot's name is known."""
     username = getattr(settings, "TELEGRAM_BOT_USERNAME", "").lstrip("@")

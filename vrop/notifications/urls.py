@@ -4,6 +4,7 @@ from vrop.notifications import views
 
 urlpatterns = [
     path("", views.notification_list_view, name="notification-list"),
+    path("bell/", views.notification_bell_view, name="notification-bell"),
     path("<int:pk>/read/", views.notification_read_view, name="notification-read"),
     path("read-all/", views.notification_read_all_view, name="notification-read-all"),
     path("telegram/", views.telegram_link_view, name="telegram-link"),

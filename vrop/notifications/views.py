@@ -39,6 +39,17 @@ def notification_list_view(request):
 
 
 @login_required
+@require_http_methods(["GET"])
+def notification_bell_view(request):
+    """The header bell's badge, loaded by HTMX after the page (so pages pay no query)."""
+    return render(
+        request,
+        "notifications/_bell_badge.html",
+        {"unread": selectors.notification_unread_badge(viewer=request.user)},
+    )
+
+
+@login_required
 @require_POST
 def notification_read_view(request, pk: int):
     try:
