@@ -42,6 +42,17 @@ class Timeline:
                 self.base.append(opens.hour * 3600 + opens.minute * 60)
             day += timedelta(days=1)
         self.index = {day: n for n, day in enumerate(self.days)}
+        # "HH:MM:SS" of every second of the working day, per opening hour in UTC.
+        clocks: dict[int, list[str] | None] = {}
+        for base in set(self.base):
+            if base + self.day_seconds <= 86400:
+                clocks[base] = [
+                    f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
+                    for s in range(base, base + self.day_seconds + 1)
+                ]
+            else:
+                clocks[base] = None
+        self.clock = [clocks[base] for base in self.base]
 
     def day_index_on_or_after(self, day: date) -> int:
         while day not in self.index:
@@ -59,14 +70,14 @@ class Timeline:
     def moment(self, ws: int) -> str:
         """Naive UTC text of the moment, as Django stores it (``2026-03-05 07:15:00``)."""
         day_index, second = divmod(ws, self.day_seconds)
-        second += self.base[day_index]
-        if second >= 86400:  # a working day that crosses midnight in UTC (far time zones)
-            moment = datetime.strptime(self.prefix[day_index], "%Y-%m-%d ") + timedelta(
-                seconds=second
-            )
-            return moment.strftime("%Y-%m-%d %H:%M:%S")
-        hours, rest = divmod(second, 3600)
-        return f"{self.prefix[day_index]}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        clock = self.clock[day_index]
+        if clock is not None:
+            return self.prefix[day_index] + clock[second]
+        # A working day that crosses midnight in UTC (far time zones).
+        moment = datetime.strptime(self.prefix[day_index], "%Y-%m-%d ") + timedelta(
+            seconds=self.base[day_index] + second
+        )
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
 
     def aware(self, ws: int) -> datetime:
         return datetime.strptime(self.moment(ws), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
