@@ -321,6 +321,22 @@ class Ageing:
     def receivables(self) -> Decimal:
         return self.total + self.current
 
+    @property
+    def d1_7(self) -> Decimal:
+        return self.buckets[Bucket.D1_7]
+
+    @property
+    def d8_30(self) -> Decimal:
+        return self.buckets[Bucket.D8_30]
+
+    @property
+    def d31_60(self) -> Decimal:
+        return self.buckets[Bucket.D31_60]
+
+    @property
+    def over_60(self) -> Decimal:
+        return self.buckets[Bucket.OVER_60]
+
     def as_dict(self) -> dict:
         return {
             "id": self.id,
@@ -751,3 +767,33 @@ def receivables_digest(*, viewer: User, at: date | None = None) -> dict:
         ),
         "worst_clients": receivables_ageing(viewer=viewer, at=at, group_by="client")[:10],
     }
+
+
+def deal_credit_check(*, viewer: User, deal_id: int) -> dict:
+    """What the credit rules say about a deal now: winning it and shipping it on deferral."""
+    from vrop.receivables.rules import shipment_refusals, won_refusals
+
+    deal = Deal.objects.visible_to(viewer).select_related("client").filter(pk=deal_id).first()
+    if deal is None:
+        raise NotFound("deal")
+    result = {
+        "deal": deal,
+        "facts": None,
+        "won": [],
+        "shipment": [],
+        "override": override_active(deal),
+        "overrides": list(
+            CreditOverride.objects.filter(deal=deal).select_related("requested_by", "decided_by")
+        ),
+    }
+    if deal.client_id is None:
+        return result
+    facts = client_credit_facts(client=deal.client, deal=deal)
+    policy = credit_policy()
+    result.update(
+        facts=facts,
+        won=won_refusals(facts, policy),
+        shipment=shipment_refusals(facts, policy) if deal.client.payment_terms_days else [],
+        exposure=client_exposure(client=deal.client, deal=deal),
+    )
+    return result
