@@ -283,3 +283,16 @@ def test_sweep_tells_about_clients_near_and_over_the_limit(head, manager):
     assert len(texts) == 2
     assert any(near.name in text for text in texts)
     assert any(over.name in text for text in texts)
+
+
+def test_the_sweep_task_runs_on_the_queue_and_twice_is_harmless(manager):
+    from vrop.receivables.tasks import receivables_sweep_task
+
+    client = ClientFactory(manager=manager)
+    debt(client, due_on=dt.date(2026, 10, 1))
+
+    first = receivables_sweep_task("2026-11-23").get()
+    second = receivables_sweep_task("2026-11-23").get()
+
+    assert (first["stopped"], second["stopped"]) == (1, 0)
+    assert Client.objects.get(pk=client.pk).credit_status == "stop"
