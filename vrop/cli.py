@@ -5,6 +5,7 @@ vrop serve [--host H] [--port P]      web app + the embedded task worker
 vrop worker                           task workers alone (production, any number)
 vrop import DIR|ZIP / vrop export DIR the exchange format
 vrop bench [NAME ...]                 benchmarks under ./benchmarks
+vrop report --period month --format pdf|xlsx   a periodic report
 vrop manage ...                       Django's management commands
 """
 
@@ -172,6 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     p_bench.add_argument("--scale", type=int, default=None)
     p_bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
 
+    p_report = sub.add_parser("report", help="a periodic report as PDF or XLSX")
+    p_report.add_argument(
+        "--period", choices=["day", "week", "month", "quarter", "year"], default="month"
+    )
+    p_report.add_argument("--format", dest="fmt", choices=["pdf", "xlsx"], default="pdf")
+    p_report.add_argument("--date", default=None, help="the period up to this day (today)")
+    p_report.add_argument("--out", default=None, help="the file to write")
+    p_report.add_argument("--user", default=None, help="whose view (the owner by default)")
+
     sub.add_parser("manage", help="Django's management commands")
 
     args = parser.parse_args(argv)
@@ -187,6 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         return do_export(args)
     if args.command == "bench":
         return bench(args)
+    if args.command == "report":
+        _setup_django()
+        from vrop.analytics.reports import cli_report
+
+        return cli_report(
+            period=args.period, fmt=args.fmt, day=args.date, out=args.out, user=args.user
+        )
     parser.print_help()
     return 2
 

@@ -100,7 +100,11 @@ def test_manager_funnel_against_the_team(cohort, owner, django_assert_max_num_qu
     assert result.leak.deals_in == 8
     assert result.leak.deals_lost == 7
     assert result.leak.amount_lost == Decimal("70000.00")
-    assert "closing or price" in result.diagnosis
+    assert result.diagnosis == (
+        "КП много, побед мало: проблема в закрытии сделки или цене, а не в звонках. "
+        "Конверсия в «выиграна» — 12,5\xa0% против 35,7\xa0% (команда): "
+        "7 сделок на 70\xa0000\xa0₽ не прошли этот этап."
+    )
 
 
 def test_company_funnel_is_balanced_against_reference(cohort, owner):
