@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Query, Router, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 
 from vrop.accounts.visibility import can
 from vrop.core.api_utils import (
@@ -515,17 +516,20 @@ def overdue_action_add(request, invoice_id: Id, payload: ActionIn):
         next_action_on=payload.next_action_on,
         responsible=responsible,
     )
-    return 201, {
-        "id": action.pk,
-        "invoice_id": action.invoice_id,
-        "kind": action.kind,
-        "promise_status": action.promise_status,
-        "promised_on": action.promised_on,
-        "promised_amount": action.promised_amount,
-        "next_action": action.next_action,
-        "next_action_on": action.next_action_on,
-        "responsible_id": action.responsible_id,
-    }
+    return Status(
+        201,
+        {
+            "id": action.pk,
+            "invoice_id": action.invoice_id,
+            "kind": action.kind,
+            "promise_status": action.promise_status,
+            "promised_on": action.promised_on,
+            "promised_amount": action.promised_amount,
+            "next_action": action.next_action,
+            "next_action_on": action.next_action_on,
+            "responsible_id": action.responsible_id,
+        },
+    )
 
 
 # --- client credit ----------------------------------------------------------------------
@@ -611,7 +615,7 @@ def credit_override_request(request, deal_id: Id, payload: OverrideRequestIn):
     _require(request.auth, "change", "deal")
     deal = _visible_deal(request.auth, deal_id)
     item = services.credit_override_request(actor=request.auth, deal=deal, reason=payload.reason)
-    return 201, _override(item)
+    return Status(201, _override(item))
 
 
 @router.get("/receivables/overrides", response={200: OverridePage, **ERRORS})
@@ -659,7 +663,7 @@ def credit_override_grant(request, payload: OverrideGrantIn):
     item = services.credit_override_grant(
         actor=request.auth, deal=deal, reason=payload.reason, channel=DecisionChannel.API
     )
-    return 201, _override(item)
+    return Status(201, _override(item))
 
 
 # --- statements -------------------------------------------------------------------------
@@ -685,7 +689,7 @@ def statement_load(request, file: File[UploadedFile]):
     batch = services.payment_import_load(
         actor=request.auth, content=file.read(), file_name=file.name or ""
     )
-    return 201, _statement(batch)
+    return Status(201, _statement(batch))
 
 
 @router.get("/receivables/statements/{statement_id}/rows", response={200: RowPage, **ERRORS})
