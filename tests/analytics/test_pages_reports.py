@@ -168,3 +168,13 @@ def test_owner_digest_is_registered(owner):
     from vrop.notifications.services import digest_builder_for
 
     assert digest_builder_for(owner) is owner_digest
+
+
+def test_report_to_date_compares_with_the_whole_month_plan(company, owner):
+    factories.PlanFactory(metric=Metric.GROSS_PROFIT, target=Decimal("70000"))
+
+    report = report_build(viewer=owner, kind="month", day=d(20))
+
+    assert report.plan.plan == Decimal("70000")
+    assert report.plan.plan_pct == Decimal("50.00")
+    assert report.plan.projection == Decimal("50000.00")  # 35 000 / 14 × 20 working days

@@ -162,7 +162,29 @@ def test_snapshot_keeps_the_day_and_is_idempotent(book):
     assert ForecastSnapshot.objects.count() == 1
     assert again.total == Decimal("221000.00")
     assert sum(line.amount for line in again.lines.all()) == Decimal("221000.00")
-    assert again.params["quote"] == {"probability": "0.6000", "days": 10}
+    assert again.params["quote"] == {
+        "probability": "0.6000",
+        "days": 10,
+        "resolved": 10,
+        "paid": 6,
+        "from_history": True,
+    }
+
+
+def test_the_day_snapshot_rates_are_read_back(book, owner, django_assert_max_num_queries):
+    forecast_snapshot_take(on=TODAY)
+    ForecastSnapshot.objects.filter(made_on=TODAY).update(
+        params={
+            stage: {"probability": "0.5", "days": 1, "resolved": 9, "paid": 4, "from_history": True}
+            for stage in ("lead", "contact", "quote", "won")
+        }
+    )
+
+    odds = stage_odds(at=TODAY)
+    fresh = stage_odds(at=TODAY, fresh=True)
+
+    assert odds["quote"].probability == Decimal("0.5") and odds["quote"].days == 1
+    assert fresh["quote"].probability == Decimal("0.6000")
 
 
 def test_accuracy_by_week(db, frozen):

@@ -29,6 +29,8 @@ from vrop.analytics.selectors.lost import LostRow, lost_summary
 from vrop.core.money import percent
 from vrop.core.policy import company_settings_cached
 from vrop.planning.forecast import Forecast, forecast
+from vrop.planning.models import Metric
+from vrop.planning.selectors import RunRate, plan_target, run_rate
 
 FORMATS = ("pdf", "xlsx")
 
@@ -45,6 +47,7 @@ class Report:
     managers: list[ManagerRow]
     lost: list[LostRow]
     outlook: Forecast
+    plan: RunRate  # the whole period's gross-profit plan, with the run-rate to its end
 
     @property
     def title(self) -> str:
@@ -94,18 +97,20 @@ def report_build(
     period = period or report_period(kind, day)
     previous_start = period_of(kind, period.start).previous().start
     previous = Period(previous_start, previous_start + (period.end - period.start), kind)
+    full = period_of(kind, period.start)
     with company_settings_cached() as policy:
+        numbers = kpi(viewer=viewer, period=period)
+        target = plan_target(viewer=viewer, metric=Metric.GROSS_PROFIT, period=full)
         return Report(
             kind=kind,
             period=period,
             made_at=timezone.now(),
             company=policy.name,
-            kpi=kpi(viewer=viewer, period=period),
+            kpi=numbers,
+            plan=run_rate(fact=numbers.sales.gross_profit, plan=target, period=full, at=period.end),
             previous=sales_totals(viewer=viewer, period=previous),
             cash=cash_receipts(viewer=viewer, period=period),
-            managers=plan_fact_by_manager(
-                viewer=viewer, period=period_of(kind, period.start), at=period.end
-            ),
+            managers=plan_fact_by_manager(viewer=viewer, period=full, at=period.end),
             lost=lost_summary(viewer=viewer, period=period, by="reason")[:10],
             outlook=forecast(viewer=viewer, at=min(period.end, timezone.localdate())),
         )
@@ -143,7 +148,7 @@ def report_xlsx(report: Report) -> bytes:
         sheet.write(row, 2, number(previous), formats[kind])
         row += 1
     row += 1
-    plan = report.kpi.plan
+    plan = report.plan
     for label, value, kind in (
         (_("Gross profit plan"), plan.plan, "money"),
         (_("Plan, %"), plan.plan_pct, "pct"),
@@ -258,8 +263,8 @@ def report_summary_text(report: Report) -> str:
         "revenue": format_money(sales.revenue, 0),
         "gross_profit": format_money(sales.gross_profit, 0),
         "margin": format_percent(sales.margin_pct),
-        "plan_pct": format_percent(report.kpi.plan.plan_pct),
-        "run_rate_pct": format_percent(report.kpi.plan.projection_pct),
+        "plan_pct": format_percent(report.plan.plan_pct),
+        "run_rate_pct": format_percent(report.plan.projection_pct),
         "overdue": format_money(report.kpi.overdue.total, 0),
         "stalled": report.kpi.stalled.count,
     }

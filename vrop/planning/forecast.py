@@ -80,12 +80,18 @@ class StageOdds:
     from_history: bool
 
 
-def stage_odds(*, at: date) -> dict[str, StageOdds]:
+def stage_odds(*, at: date, fresh: bool = False) -> dict[str, StageOdds]:
     """Probability of payment and days to payment per stage, from last year's history.
 
-    Company-wide statistics (not narrowed to a viewer: they are rates, not records) —
-    one query.
+    Company-wide statistics (not narrowed to a viewer: they are rates, not records).
+    They change by the day, so the rates kept in the day's forecast snapshot are read
+    back (one small query); without a snapshot, or with ``fresh``, one aggregate over the
+    year's deals computes them.
     """
+    if not fresh:
+        kept = _odds_from_snapshot(at)
+        if kept is not None:
+            return kept
     since = day_start(at - timedelta(days=LOOKBACK_DAYS))
     paid = fully_paid(at)
     resolved = paid | Q(stage=Stage.LOST)
@@ -129,6 +135,38 @@ def stage_odds(*, at: date) -> dict[str, StageOdds]:
                 False,
             )
     return odds
+
+
+def _odds_from_snapshot(at: date) -> dict[str, StageOdds] | None:
+    params = ForecastSnapshot.objects.filter(made_on=at).values_list("params", flat=True).first()
+    try:
+        return {
+            stage: StageOdds(
+                stage,
+                Decimal(params[stage]["probability"]),
+                int(params[stage]["days"]),
+                int(params[stage]["resolved"]),
+                int(params[stage]["paid"]),
+                bool(params[stage]["from_history"]),
+            )
+            for stage in STAGES
+        }
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def odds_params(odds: dict[str, StageOdds]) -> dict:
+    """The rates as kept in a snapshot."""
+    return {
+        stage: {
+            "probability": str(o.probability),
+            "days": o.days,
+            "resolved": o.resolved,
+            "paid": o.paid,
+            "from_history": o.from_history,
+        }
+        for stage, o in odds.items()
+    }
 
 
 def client_delays(*, at: date, client_ids) -> tuple[dict[int, int], int]:
@@ -207,12 +245,13 @@ def forecast(
     at: date | None = None,
     horizon_days: int = 92,
     scope: Scope | None = None,
+    fresh: bool = False,
 ) -> Forecast:
     """The forecast of payments from ``at`` to ``at + horizon_days`` (six queries)."""
     at = at or timezone.localdate()
     scope = scope or Scope()
     horizon = Period(at, at + timedelta(days=horizon_days - 1), "custom")
-    odds = stage_odds(at=at)
+    odds = stage_odds(at=at, fresh=fresh)
     days: dict[tuple[str, date], Decimal] = defaultdict(lambda: ZERO)
     open_amount: dict[str, Decimal] = defaultdict(lambda: ZERO)
 

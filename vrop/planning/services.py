@@ -187,19 +187,16 @@ def forecast_snapshot_take(*, on: date | None = None, horizon_days: int = 92):
     it again the same day replaces that day's snapshot."""
     from django.utils import timezone
 
-    from vrop.planning.forecast import SYSTEM, forecast
+    from vrop.planning.forecast import SYSTEM, forecast, odds_params
     from vrop.planning.models import ForecastSnapshot, ForecastSnapshotLine
 
     on = on or timezone.localdate()
-    result = forecast(viewer=SYSTEM, at=on, horizon_days=horizon_days)
+    result = forecast(viewer=SYSTEM, at=on, horizon_days=horizon_days, fresh=True)
     snapshot, _created = ForecastSnapshot.objects.update_or_create(
         made_on=on,
         defaults={
             "total": result.total,
-            "params": {
-                stage: {"probability": str(odds.probability), "days": odds.days}
-                for stage, odds in result.odds.items()
-            },
+            "params": odds_params(result.odds),
         },
     )
     snapshot.lines.all().delete()
