@@ -82,11 +82,11 @@ class Invoice(ExternalRecord, TimeStampedModel):
             models.Index(fields=["manager", "paid_on"]),
             models.Index(fields=["issued_on"]),
             # Ageing and the overdue list read only unpaid invoices: a partial index on
-            # the due date (covering on PostgreSQL) keeps them fast at a million rows.
+            # the due date that also holds what they sum and group by (an index-only scan
+            # on PostgreSQL) keeps them fast at a million invoices.
             models.Index(
-                fields=["due_on"],
+                fields=["due_on", "amount", "paid_amount", "client", "manager", "issued_on"],
                 condition=Q(paid_on__isnull=True),
-                include=["amount", "paid_amount", "client", "manager"],
                 name="invoice_unpaid_due_idx",
             ),
             models.Index(fields=["paid_on", "issued_on"], name="invoice_paid_issued_idx"),

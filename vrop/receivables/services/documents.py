@@ -221,14 +221,19 @@ def payment_allocate(
     }
     if amount <= 0 or client is None:
         return [payment_record(invoice=invoice, amount=amount, external_id=external_id, **common)]
+    first = None
+    if invoice is not None:
+        first = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if amount <= first.amount - first.paid_amount:  # the usual case: one invoice
+            return [payment_record(invoice=first, amount=amount, external_id=external_id, **common)]
     targets = list(
         Invoice.objects.select_for_update()
         .filter(client=client, paid_on__isnull=True)
         .exclude(pk=invoice.pk if invoice else 0)
         .order_by("due_on", "id")
     )
-    if invoice is not None:
-        targets.insert(0, Invoice.objects.select_for_update().get(pk=invoice.pk))
+    if first is not None:
+        targets.insert(0, first)
     payments: list[Payment] = []
     remaining = amount
 

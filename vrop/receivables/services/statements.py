@@ -137,6 +137,7 @@ def payment_import_load(
             for item in items:
                 invoices_by_id[item.id] = item
         counts = {status: 0 for status in RowStatus.values}
+        records = []
         for parsed in rows:
             record = PaymentImportRow(
                 batch=batch,
@@ -149,10 +150,10 @@ def payment_import_load(
                 purpose=parsed.purpose,
                 document_number=parsed.document_number,
             )
+            records.append(record)
             if parsed.key in known:
                 record.status = RowStatus.DUPLICATE
                 record.reason = _("This payment was loaded before.")
-                record.save()
                 counts[record.status] += 1
                 continue
             known.add(parsed.key)
@@ -161,7 +162,6 @@ def payment_import_load(
             record.reason = match.reason[:300]
             record.invoice_id = match.invoice.id if match.invoice else None
             record.client_id = match.client_id
-            record.save()
             if match.status == RowStatus.APPLIED:
                 try:
                     with transaction.atomic():
@@ -171,17 +171,16 @@ def payment_import_load(
                             invoice=Invoice(pk=match.invoice.id) if match.invoice else None,
                             client=Client(pk=match.client_id) if match.client_id else None,
                         )
-                        record.save(update_fields=["allocations"])
                 except ServiceError as error:
                     record.status = RowStatus.SUGGESTED
                     record.reason = str(error.message)[:300]
-                    record.save(update_fields=["status", "reason"])
                 else:
                     for payment in payments:
                         target = invoices_by_id.get(payment.invoice_id)
                         if target is not None:
                             target.paid += payment.amount
             counts[record.status] += 1
+        PaymentImportRow.objects.bulk_create(records, batch_size=1000)
         batch.rows_total = len(rows)
         batch.rows_applied = counts[RowStatus.APPLIED]
         batch.rows_to_confirm = counts[RowStatus.SUGGESTED]
