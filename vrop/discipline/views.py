@@ -4,7 +4,7 @@ service or selector, and render; HTMX actions answer with the changed row."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -73,11 +73,18 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
     return redirect(request.POST.get("next") or fallback)
 
 
+def default_due() -> str:
+    """The default date of a next step in forms: tomorrow at 10:00, company time."""
+    moment = timezone.localtime() + timedelta(days=1)
+    return moment.replace(hour=10, minute=0).strftime("%Y-%m-%dT%H:%M")
+
+
 def _answer(request, template: str, context: dict, *, fallback: str, error=None):
     """HTMX: the changed fragment (with the refusal inside); a plain form post: back to
     the page with a message."""
     if request.htmx:
         context["error"] = error
+        context["default_due"] = default_due()
         return render(request, template, context)
     if error is not None:
         messages.error(request, error)
@@ -101,6 +108,7 @@ def today(request: HttpRequest) -> HttpResponse:
         "day": day,
         "person": person,
         "people": selectors.sellers(viewer=request.user) if _is_boss(request.user) else [],
+        "default_due": default_due(),
     }
     return render(request, "discipline/today.html", context)
 
@@ -243,6 +251,7 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         "people": list(selectors.sellers(viewer=request.user)),
         "channels": Channel.choices,
         "now": timezone.now(),
+        "default_due": default_due(),
     }
     return render(request, "discipline/inbox.html", context)
 

@@ -32,10 +32,3 @@ def local_input(moment) -> str:
     if not moment:
         return ""
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
-
-
-@register.simple_tag
-def tomorrow_morning() -> str:
-    """Default for a next step: the next day at 10:00."""
-    moment = timezone.localtime() + timezone.timedelta(days=1)
-    return moment.replace(hour=10, minute=0).strftime("%Y-%m-%dT%H:%M")

@@ -1,0 +1,79 @@
+"""The discipline sweep: full (every deal and request) and incremental (after one change).
+
+Runs against the configured database (``DATABASE_URL`` or the SQLite data directory).
+With no deals there, it first creates the demo company at ``--scale`` (1 with
+``--quick``). Prints: deals, open deals, the first full sweep (opens every alert), a
+steady full sweep (nothing changed), and the incremental sweep after a next step is set
+on one deal (median and p95 of several runs).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from django.db import connection
+from django.utils import timezone
+
+
+def _ensure_data(scale: int) -> None:
+    from vrop.crm.models import Deal
+
+    if Deal.objects.exists():
+        return
+    from vrop.demo.generator import generate_demo
+
+    started = time.monotonic()
+    generate_demo(seed=1, scale=scale, reset=False)
+    print(f"demo generated at scale {scale} in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(int(round(0.95 * len(ordered))) - 1, 0)]
+
+
+def run(scale=None, quick=False):
+    from vrop.crm.choices import OPEN_STAGES
+    from vrop.crm.models import Deal, Request
+    from vrop.discipline import services
+    from vrop.discipline.models import Alert
+    from vrop.discipline.worktime import ensure_calendar
+
+    _ensure_data(1 if quick else (scale or 1))
+    ensure_calendar()
+    deals = Deal.objects.count()
+    open_deals = Deal.objects.filter(stage__in=OPEN_STAGES).count()
+    print(
+        f"database: {connection.vendor}; deals: {deals}; open: {open_deals}; "
+        f"requests: {Request.objects.count()}",
+        flush=True,
+    )
+    first = services.sweep()
+    print(
+        f"full sweep, first: {first.seconds:.2f} s; opened {sum(first.opened.values())}, "
+        f"escalated {first.escalated}, nudges {first.nudges}",
+        flush=True,
+    )
+    steady = [services.sweep().seconds for _ in range(1 if quick else 3)]
+    print(f"full sweep, steady: median {statistics.median(steady):.2f} s", flush=True)
+    stalled = list(
+        Deal.objects.filter(stage__in=OPEN_STAGES, alerts__resolved_at__isnull=True)
+        .values_list("pk", flat=True)
+        .distinct()[: 5 if quick else 20]
+    )
+    timings = []
+    for deal_id in stalled:
+        deal = Deal.objects.get(pk=deal_id)
+        due = timezone.now() + timezone.timedelta(days=1)
+        from vrop.discipline.services import next_step_set
+
+        next_step_set(actor=None, deal=deal, due_at=due, title="bench")
+        timings.append(services.sweep(deal_ids=[deal_id]).seconds)
+    if timings:
+        print(
+            f"incremental sweep after one change: median {statistics.median(timings) * 1000:.0f} ms,"
+            f" p95 {_p95(timings) * 1000:.0f} ms over {len(timings)} deals",
+            flush=True,
+        )
+    print(f"open alerts: {Alert.objects.filter(resolved_at__isnull=True).count()}", flush=True)
