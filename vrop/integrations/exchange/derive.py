@@ -35,30 +35,6 @@ INVOICE = qn("receivables_invoice")
 PAYMENT = qn("receivables_payment")
 
 
-def deal_totals(sql: Dialect, deals: str) -> int:
-    """Totals of the deals in staging table ``deals`` (column ``pk``) that have lines."""
-    d = sql.distinct
-    return sql.execute(
-        f"""
-        UPDATE {DEAL} SET amount = x.amount, cost_amount = x.cost_amount,
-            list_amount = x.list_amount, volume = x.volume
-        FROM (
-            SELECT deal_id,
-                ROUND(SUM(qty * price), 2) AS amount,
-                ROUND(SUM(qty * cost_price), 2) AS cost_amount,
-                ROUND(SUM(qty * list_price), 2) AS list_amount,
-                SUM(qty) AS volume
-            FROM {LINE} WHERE deal_id IN (SELECT pk FROM {qn(deals)})
-            GROUP BY deal_id
-        ) x
-        WHERE {DEAL}.id = x.deal_id AND (
-            {d(f"{DEAL}.amount", "x.amount")} OR {d(f"{DEAL}.cost_amount", "x.cost_amount")}
-            OR {d(f"{DEAL}.list_amount", "x.list_amount")} OR {d(f"{DEAL}.volume", "x.volume")}
-        )
-        """
-    )
-
-
 def deal_history_complete(sql: Dialect, deals_stage: str, mentioned: str | None, now) -> int:
     """Stage history for imported deals that the file of stage changes does not cover.
 
@@ -97,46 +73,6 @@ def deal_history_complete(sql: Dialect, deals_stage: str, mentioned: str | None,
     return written
 
 
-def deal_stage_facts(sql: Dialect, deals: str) -> int:
-    d = sql.distinct
-    closed = f"CASE WHEN {DEAL}.stage IN ('won', 'lost') THEN x.last_at ELSE NULL END"
-    first_contact = f"COALESCE(x.first_contact, {DEAL}.first_contact_at)"
-    first_quote = f"COALESCE(x.first_quote, {DEAL}.quote_sent_at)"
-    return sql.execute(
-        f"""
-        UPDATE {DEAL} SET stage_changed_at = x.last_at, closed_at = {closed},
-            first_contact_at = {first_contact}, quote_sent_at = {first_quote}
-        FROM (
-            SELECT deal_id, MAX(changed_at) AS last_at,
-                MIN(CASE WHEN stage IN ('contact', 'quote', 'won') THEN changed_at END)
-                    AS first_contact,
-                MIN(CASE WHEN stage = 'quote' THEN changed_at END) AS first_quote
-            FROM {STAGE} WHERE deal_id IN (SELECT pk FROM {qn(deals)})
-            GROUP BY deal_id
-        ) x
-        WHERE {DEAL}.id = x.deal_id AND (
-            {d(f"{DEAL}.stage_changed_at", "x.last_at")}
-            OR {d(f"{DEAL}.closed_at", closed)}
-            OR {d(f"{DEAL}.first_contact_at", first_contact)}
-            OR {d(f"{DEAL}.quote_sent_at", first_quote)}
-        )
-        """
-    )
-
-
-def deal_next_step(sql: Dialect, deals: str) -> int:
-    next_at = (
-        f"(SELECT MIN(t.due_at) FROM {TASK} t WHERE t.deal_id = {DEAL}.id "
-        f"AND t.done_at IS NULL AND t.due_at IS NOT NULL)"
-    )
-    return sql.execute(
-        f"""
-        UPDATE {DEAL} SET next_step_at = {next_at}
-        WHERE id IN (SELECT pk FROM {qn(deals)}) AND {sql.distinct("next_step_at", next_at)}
-        """
-    )
-
-
 def _later(left: str, right: str) -> str:
     """The later of two nullable moments (portable GREATEST that ignores NULL)."""
     return (
@@ -145,14 +81,64 @@ def _later(left: str, right: str) -> str:
     )
 
 
-def deal_last_activity(sql: Dialect, deals: str) -> int:
-    done = f"(SELECT MAX(t.done_at) FROM {TASK} t WHERE t.deal_id = {DEAL}.id)"
-    called = f"(SELECT MAX(c.started_at) FROM {CALL} c WHERE c.deal_id = {DEAL}.id)"
-    value = _later(_later("last_activity_at", done), called)
+# field -> its new value, an expression over the deal ``d`` and the aggregates below
+DEAL_FIELDS = {
+    "amount": "COALESCE(l.amount, d.amount)",
+    "cost_amount": "COALESCE(l.cost_amount, d.cost_amount)",
+    "list_amount": "COALESCE(l.list_amount, d.list_amount)",
+    "volume": "COALESCE(l.volume, d.volume)",
+    "stage_changed_at": "COALESCE(h.last_at, d.stage_changed_at)",
+    "closed_at": (
+        "CASE WHEN h.last_at IS NULL THEN d.closed_at "
+        "WHEN d.stage IN ('won', 'lost') THEN h.last_at ELSE NULL END"
+    ),
+    "first_contact_at": "COALESCE(h.first_contact, d.first_contact_at)",
+    "quote_sent_at": "COALESCE(h.first_quote, d.quote_sent_at)",
+    "next_step_at": "t.next_at",
+    "last_activity_at": _later(_later("d.last_activity_at", "t.done"), "c.called"),
+}
+
+
+def deal_fields(sql: Dialect, deals: str) -> int:
+    """Every denormalised field of the deals in staging table ``deals`` (``pk``), in one
+    pass: one row version per changed deal."""
+    touched = f"(SELECT pk FROM {qn(deals)})"
+    values = ", ".join(f"{expression} AS {name}" for name, expression in DEAL_FIELDS.items())
+    sets = ", ".join(f"{name} = x.{name}" for name in DEAL_FIELDS)
+    differs = " OR ".join(sql.distinct(f"{DEAL}.{name}", f"x.{name}") for name in DEAL_FIELDS)
     return sql.execute(
         f"""
-        UPDATE {DEAL} SET last_activity_at = {value}
-        WHERE id IN (SELECT pk FROM {qn(deals)}) AND {sql.distinct("last_activity_at", value)}
+        UPDATE {DEAL} SET {sets}
+        FROM (
+            SELECT d.id, {values} FROM {DEAL} d
+            LEFT JOIN (
+                SELECT deal_id,
+                    ROUND(SUM(qty * price), 2) AS amount,
+                    ROUND(SUM(qty * cost_price), 2) AS cost_amount,
+                    ROUND(SUM(qty * list_price), 2) AS list_amount,
+                    SUM(qty) AS volume
+                FROM {LINE} WHERE deal_id IN {touched} GROUP BY deal_id
+            ) l ON l.deal_id = d.id
+            LEFT JOIN (
+                SELECT deal_id, MAX(changed_at) AS last_at,
+                    MIN(CASE WHEN stage IN ('contact', 'quote', 'won') THEN changed_at END)
+                        AS first_contact,
+                    MIN(CASE WHEN stage = 'quote' THEN changed_at END) AS first_quote
+                FROM {STAGE} WHERE deal_id IN {touched} GROUP BY deal_id
+            ) h ON h.deal_id = d.id
+            LEFT JOIN (
+                SELECT deal_id,
+                    MIN(CASE WHEN done_at IS NULL THEN due_at END) AS next_at,
+                    MAX(done_at) AS done
+                FROM {TASK} WHERE deal_id IN {touched} GROUP BY deal_id
+            ) t ON t.deal_id = d.id
+            LEFT JOIN (
+                SELECT deal_id, MAX(started_at) AS called
+                FROM {CALL} WHERE deal_id IN {touched} GROUP BY deal_id
+            ) c ON c.deal_id = d.id
+            WHERE d.id IN {touched}
+        ) x
+        WHERE {DEAL}.id = x.id AND ({differs})
         """
     )
 

@@ -39,7 +39,7 @@ from vrop.integrations.exchange import derive, spec
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
 from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
-from vrop.integrations.exchange.values import Problem, parse_cell
+from vrop.integrations.exchange.values import Problem, parser_for
 from vrop.planning.models import Plan
 from vrop.receivables.models import Invoice, Payment, Shipment
 
@@ -233,27 +233,20 @@ class Importer:
                 else:
                     self.load_entity(ENTITIES[file])
             self.after(file)
+        derive.deal_fields(self.sql, TOUCHED)
         if self.report.ok:
             self.flag_deals()
 
     def after(self, file: str) -> None:
-        """Keep the denormalised fields once the files they depend on are loaded."""
+        """Keep what later files depend on once the files it depends on are loaded."""
         staged = self.staged
-        if file == "deal_lines.csv" and ("deals.csv" in staged or file in staged):
-            derive.deal_totals(self.sql, TOUCHED)
-        elif file == "stage_changes.csv" and ("deals.csv" in staged or file in staged):
-            if "deals.csv" in staged:
-                derive.deal_history_complete(
-                    self.sql,
-                    staged["deals.csv"],
-                    "exch_stage_deals" if file in staged else None,
-                    self.now,
-                )
-            derive.deal_stage_facts(self.sql, TOUCHED)
-        elif file == "tasks.csv" and ("deals.csv" in staged or file in staged):
-            derive.deal_next_step(self.sql, TOUCHED)
-        elif file == "calls.csv" and ("tasks.csv" in staged or file in staged):
-            derive.deal_last_activity(self.sql, TOUCHED)
+        if file == "stage_changes.csv" and "deals.csv" in staged:
+            derive.deal_history_complete(
+                self.sql,
+                staged["deals.csv"],
+                "exch_stage_deals" if file in staged else None,
+                self.now,
+            )
         elif file == "payments.csv" and ("invoices.csv" in staged or file in staged):
             derive.invoice_payments(self.sql, TOUCHED_INVOICES, self.now)
 
@@ -263,6 +256,7 @@ class Importer:
             f"INSERT INTO {qn(table)} (pk) SELECT DISTINCT x.pk FROM ({select}) x "
             f"WHERE x.pk IS NOT NULL AND x.pk NOT IN (SELECT pk FROM {qn(table)})"
         )
+        self.sql.analyze(table)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -312,11 +306,13 @@ class Importer:
         """Good rows as ``(line, values, extra)``; bad ones go to the report."""
         report = self.report
         counts = report.file(file)
-        columns = [(column, positions.get(column.name)) for column in spec.COLUMNS[file]]
+        columns = [
+            (column, positions.get(column.name), parser_for(column, self.tz))
+            for column in spec.COLUMNS[file]
+        ]
         users = [column.name for column in spec.COLUMNS[file] if column.kind == spec.USER]
         width = len(reader.header)
         id_index = positions.get("id")
-        tz = self.tz
         try:
             for line, values in reader.rows():
                 counts.rows += 1
@@ -332,10 +328,10 @@ class Importer:
                     continue
                 parsed = {}
                 bad = False
-                for column, index in columns:
+                for column, index, parse in columns:
                     raw = values[index] if index is not None and index < size else ""
                     try:
-                        parsed[column.name] = parse_cell(column, raw, tz)
+                        parsed[column.name] = parse(raw)
                     except Problem as problem:
                         report.error(file, line, str(problem), column.name)
                         bad = True
@@ -662,12 +658,14 @@ class Importer:
                     values.append(json.dumps(extra))
                 yield values
 
-        self.sql.load(table, [name for name, _k, _f in columns], rows())
+        loaded = self.sql.load(table, [name for name, _k, _f in columns], rows())
         self.staged[file] = table
         self.sql.index(table, "ext")
-        self.sql.analyze(table)
+        if loaded > 1000:
+            self.sql.analyze(table)
         self.drop_duplicates(file, table)
-        self.resolve(table, "pk", "ext", "app_pk", "alt_source", "alt_ext", entity.model, used)
+        if used["app"] or used["alt"] or entity.model.objects.filter(source=spec.SOURCE).exists():
+            self.resolve(table, "pk", "ext", "app_pk", "alt_source", "alt_ext", entity.model, used)
         for column_name, fk_name in entity.refs.items():
             fk = meta.get_field(fk_name)
             base = fk.column
@@ -858,11 +856,40 @@ class Importer:
                 f"FROM receivables_invoice i WHERE i.id = {t}.invoice_id"
             )
         elif file == "shipments.csv":
+            # the deal's totals as they will be once its lines are counted (at the end)
+            deals = "exch_shipment_deals"
+            self.sql.create_temp(
+                deals,
+                [("id", "bigint"), ("client_id", "bigint"), ("manager_id", "bigint"),
+                 ("amount", self.sql.field_type(Deal._meta.get_field("amount"))),
+                 ("volume", self.sql.field_type(Deal._meta.get_field("volume")))],
+            )  # fmt: skip
+            execute(f"INSERT INTO {qn(deals)} (id) SELECT DISTINCT deal_id FROM {t}")
+            self.sql.analyze(deals)
             execute(
-                f"UPDATE {t} SET client_id = d.client_id, manager_id = d.manager_id, "
-                f"volume = CASE WHEN d.amount > 0 "
-                f"THEN ROUND(d.volume * {t}.amount / d.amount, 3) ELSE 0 END "
-                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
+                f"""
+                UPDATE {qn(deals)} SET client_id = d.client_id, manager_id = d.manager_id,
+                    amount = d.amount, volume = d.volume
+                FROM crm_deal d WHERE d.id = {qn(deals)}.id
+                """
+            )
+            execute(
+                f"""
+                UPDATE {qn(deals)} SET amount = l.amount, volume = l.volume
+                FROM (
+                    SELECT deal_id, ROUND(SUM(qty * price), 2) AS amount, SUM(qty) AS volume
+                    FROM crm_dealline WHERE deal_id IN (SELECT id FROM {qn(deals)})
+                    GROUP BY deal_id
+                ) l WHERE l.deal_id = {qn(deals)}.id
+                """
+            )
+            execute(
+                f"""
+                UPDATE {t} SET client_id = x.client_id, manager_id = x.manager_id,
+                    volume = CASE WHEN x.amount > 0
+                        THEN ROUND(x.volume * {t}.amount / x.amount, 3) ELSE 0 END
+                FROM {qn(deals)} x WHERE x.id = {t}.deal_id
+                """
             )
             execute(
                 f"UPDATE {t} SET is_deferred = (c.payment_terms_days > 0) "
@@ -955,7 +982,7 @@ class Importer:
             f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line",
             insert_params,
         )
-        if created:
+        if created and model in (Deal, Invoice):  # later steps need their pks
             self.resolve(
                 table,
                 "pk",
@@ -997,7 +1024,7 @@ class Importer:
 
         def rows():
             for line, row, _extra in self.parsed_rows(file, reader, positions, unknown):
-                yield (
+                yield [
                     line,
                     *self._ref_values(row["deal_id"], used["deal_id"]),
                     *self._ref_values(row["product_id"], used["product_id"]),
@@ -1006,11 +1033,11 @@ class Importer:
                     row["cost_price"],
                     row["list_price"],
                     None,
-                )
+                ]
 
-        self.sql.load(table, [name for name, _k in columns], rows())
+        if self.sql.load(table, [name for name, _k in columns], rows()) > 1000:
+            self.sql.analyze(table)
         self.staged[file] = table
-        self.sql.analyze(table)
         for column, model, target_file in (
             ("deal_id", Deal, "deals.csv"),
             ("product_id", Product, "products.csv"),
@@ -1077,7 +1104,7 @@ class Importer:
 
         def rows():
             for line, row, _extra in self.parsed_rows(file, reader, positions, unknown):
-                yield (
+                yield [
                     line,
                     *self._ref_values(row["deal_id"], used),
                     row["stage"],
@@ -1085,11 +1112,11 @@ class Importer:
                     None,
                     None,
                     0,
-                )
+                ]
 
-        self.sql.load(table, [name for name, _k in columns], rows())
+        if self.sql.load(table, [name for name, _k in columns], rows()) > 1000:
+            self.sql.analyze(table)
         self.staged[file] = table
-        self.sql.analyze(table)
         self.resolve(table, "deal_id", *("deal_id" + s for s in REF_SUFFIXES), Deal, used)
         self.reference_errors(file, table, "deal_id", "deal_id", "deals.csv")
         t = qn(table)
@@ -1199,6 +1226,8 @@ class Importer:
     def _ref_values(ref: str | None, used: dict[str, bool]) -> tuple:
         if ref is None:
             return (None, None, None, None, None)
+        if not ref.startswith(spec.APP_ID_PREFIX) and ":" not in ref:
+            return (None, ref, None, None, None)
         parsed = spec.parse_id(ref)
         if parsed.app_pk is not None:
             used["app"] = True

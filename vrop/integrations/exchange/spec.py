@@ -178,12 +178,14 @@ class ParsedId:
 
 
 def parse_id(text: str) -> ParsedId:
-    match = _APP_ID.match(text)
-    if match:
-        return ParsedId(text, app_pk=int(match.group(1)))
-    match = _OTHER_SOURCE_ID.match(text)
-    if match and match.group(1) != SOURCE:
-        return ParsedId(text, other_source=match.group(1), other_id=match.group(2))
+    if text.startswith(APP_ID_PREFIX):
+        match = _APP_ID.match(text)
+        if match:
+            return ParsedId(text, app_pk=int(match.group(1)))
+    if ":" in text:
+        match = _OTHER_SOURCE_ID.match(text)
+        if match and match.group(1) != SOURCE:
+            return ParsedId(text, other_source=match.group(1), other_id=match.group(2))
     return ParsedId(text)
 
 

@@ -9,11 +9,14 @@ fields they feed, so that comparisons in SQL mean what they mean on the real tab
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 CHUNK = 5000
+logger = logging.getLogger(__name__)
 
 
 def qn(name: str) -> str:
@@ -28,6 +31,7 @@ class Dialect:
         if connection.vendor not in ("postgresql", "sqlite"):
             raise NotImplementedError(connection.vendor)
         self._tables: list[str] = []
+        self._types: dict[str, dict[str, str]] = {}
 
     # --- types and expressions -----------------------------------------------------------
 
@@ -70,7 +74,7 @@ class Dialect:
         if self.is_postgres:
             return value
         if isinstance(value, datetime):
-            return self.connection.ops.adapt_datetimefield_value(value)
+            return str(value.astimezone(UTC).replace(tzinfo=None))
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, Decimal):
@@ -80,9 +84,14 @@ class Dialect:
     # --- statements ----------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence = ()) -> int:
+        started = time.monotonic()
         with self.connection.cursor() as cursor:
             cursor.execute(sql, list(params))
-            return cursor.rowcount
+            count = cursor.rowcount
+        elapsed = time.monotonic() - started
+        if elapsed > 0.2:
+            logger.debug("%.2f s, %s rows: %s", elapsed, count, " ".join(sql.split())[:300])
+        return count
 
     def fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self.connection.cursor() as cursor:
@@ -102,6 +111,7 @@ class Dialect:
         suffix = " ON COMMIT DROP" if self.is_postgres else ""
         self.execute(f"CREATE TEMP TABLE {qn(name)} ({definition}){suffix}")
         self._tables.append(name)
+        self._types[name] = dict(columns)
 
     def drop_temps(self) -> None:
         for name in self._tables:
@@ -112,18 +122,19 @@ class Dialect:
         """Load rows (Python values) into a staging table; returns the count."""
         count = 0
         batch: list = []
+        moments = [i for i, c in enumerate(columns) if self._types[name].get(c) == "datetime"]
         for row in rows:
             batch.append(row)
             if len(batch) >= CHUNK:
-                self._load_batch(name, columns, batch)
+                self._load_batch(name, columns, batch, moments)
                 count += len(batch)
                 batch = []
         if batch:
-            self._load_batch(name, columns, batch)
+            self._load_batch(name, columns, batch, moments)
             count += len(batch)
         return count
 
-    def _load_batch(self, name: str, columns: Sequence[str], batch: list) -> None:
+    def _load_batch(self, name: str, columns: Sequence[str], batch: list, moments) -> None:
         names = ", ".join(qn(column) for column in columns)
         if self.is_postgres:
             with self.connection.cursor() as wrapper:
@@ -131,13 +142,18 @@ class Dialect:
                     for row in batch:
                         copy.write_row(row)
             return
-        adapted = [tuple(self.param(value) for value in row) for row in batch]
+        if moments:
+            # as Django stores them on SQLite: naive UTC text (dates and Decimals have
+            # adapters that Django registers with the driver)
+            for row in batch:
+                for index in moments:
+                    value = row[index]
+                    if value is not None:
+                        row[index] = str(value.astimezone(UTC).replace(tzinfo=None))
         marks = ", ".join("?" for _ in columns)
         with self.connection.cursor() as wrapper:
             # the driver's own cursor: executemany without Django's %s rewriting
-            wrapper.cursor.executemany(
-                f"INSERT INTO {qn(name)} ({names}) VALUES ({marks})", adapted
-            )
+            wrapper.cursor.executemany(f"INSERT INTO {qn(name)} ({names}) VALUES ({marks})", batch)
 
     def analyze(self, name: str) -> None:
         """Temporary tables get no statistics by themselves on PostgreSQL."""
