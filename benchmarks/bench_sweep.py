@@ -34,6 +34,8 @@ def _p95(values: list[float]) -> float:
 
 
 def run(scale=None, quick=False):
+    from django.urls import reverse
+
     from vrop.crm.choices import OPEN_STAGES
     from vrop.crm.models import Deal, Request
     from vrop.discipline import services
@@ -42,6 +44,7 @@ def run(scale=None, quick=False):
 
     _ensure_data(1 if quick else (scale or 1))
     ensure_calendar()
+    reverse("today")  # load the URLconf once (the nudges link to pages), as a worker has
     deals = Deal.objects.count()
     open_deals = Deal.objects.filter(stage__in=OPEN_STAGES).count()
     print(
