@@ -27,6 +27,7 @@ from tests.factories import (
     ShipmentFactory,
 )
 from tests.integrations.exchange.conftest import BASIC, model_counts
+from vrop.accounts.models import User
 from vrop.cli import main
 from vrop.crm.models import Deal, Product
 from vrop.crm.services import LineInput, deal_create
@@ -194,3 +195,17 @@ def test_cli_import_of_a_bad_folder_returns_1_and_writes_nothing(tmp_path, capsy
     assert "managers.csv, строка 2: «not-an-email» — не адрес e-mail." in printed
     assert "1 ошибка: ничего не импортировано." in printed
     assert model_counts() == before
+
+
+@pytest.mark.django_db
+def test_a_cp1251_file_that_begins_with_a_page_of_ascii_is_read_as_cp1251(tmp_path):
+    padding = "".join(f"x{i},Manager {i},x{i}@metall.example,manager,,,\n" for i in range(3000))
+    text = "id,name,email,role,team,hired_on,left_on\n" + padding
+    text += "m1,Анна Смирнова,anna@metall.example,head,Отдел продаж,,\n"
+    (tmp_path / "managers.csv").write_bytes(text.encode("cp1251"))
+    assert len(text) > 64 * 1024
+
+    report = import_path(tmp_path)
+
+    assert report.ok, report.render()
+    assert User.objects.get(email="anna@metall.example").team.name == "Отдел продаж"

@@ -88,13 +88,22 @@ class Source:
         return target.read_bytes()
 
 
-def detect_encoding(head: bytes) -> str:
-    """UTF-8 with a BOM, UTF-8, or else CP1251 (what Russian Excel writes)."""
+def detect_encoding(stream: IO[bytes]) -> str:
+    """UTF-8 with a BOM, UTF-8, or else CP1251 (what Russian Excel writes).
+
+    The whole file is checked, a chunk at a time: a CP1251 file may begin with a page
+    of plain ASCII.
+    """
+    head = stream.read(SNIFF_BYTES)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     decoder = codecs.getincrementaldecoder("utf-8")()
+    chunk = head
     try:
-        decoder.decode(head, final=False)  # a character cut at the end is fine
+        while chunk:
+            decoder.decode(chunk, final=False)
+            chunk = stream.read(SNIFF_BYTES * 16)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return "cp1251"
     return "utf-8"
@@ -117,8 +126,9 @@ class CsvFile:
     def __init__(self, source: Source, name: str, known: list[str]) -> None:
         self.name = name
         with source.open_binary(name) as probe:
+            self.encoding = detect_encoding(probe)
+        with source.open_binary(name) as probe:
             head = probe.read(SNIFF_BYTES)
-        self.encoding = detect_encoding(head)
         text_head = head.decode(self.encoding, errors="replace")
         first_line = text_head.splitlines()[0] if text_head else ""
         self.delimiter = detect_delimiter(first_line, known)
