@@ -79,11 +79,11 @@ class Endpoint:
         return bool(self.path)
 
 
-def api(method, path, expect, *, body=None, writes=None, listed=""):
+def api(method, path, expect, *, body=None, writes=None, listed="", note=""):
     writes = method != "get" if writes is None else writes
     return Endpoint(
-        f"api {method.upper()} {path}", method, expect, path=path, body=body, writes=writes,
-        listed=listed,
+        f"api {method.upper()} {path}{' ' + note if note else ''}", method, expect, path=path,
+        body=body, writes=writes, listed=listed,
     )  # fmt: skip
 
 
@@ -130,6 +130,8 @@ API_ENDPOINTS = [
     api("get", "/api/v1/clients/{client}", outcome(200, 200, 200, 404, 200, 403, 401)),
     api("patch", "/api/v1/clients/{client}", outcome(200, 200, 200, 404, 403, 403, 401),
         body=lambda w: {"city": "Тверь"}),
+    api("patch", "/api/v1/clients/{client}", outcome(200, 200, 403, 404, 403, 403, 401),
+        body=lambda w: {"credit_limit": "100000"}, note="credit"),
     api("delete", "/api/v1/clients/{empty_client}", outcome(204, 204, 204, 404, 403, 403, 401)),
     api("delete", "/api/v1/clients/{client}", outcome(409, 409, 409, 404, 403, 403, 401)),
     api("get", "/api/v1/products", outcome(200, 200, 200, 200, 200, 200, 401)),

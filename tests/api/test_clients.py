@@ -77,8 +77,6 @@ def test_manager_creates_a_client_of_their_own_with_contacts(api, manager):
         {
             "name": "  ООО «Металлобаза»  ",
             "inn": inn,
-            "payment_terms_days": 14,
-            "credit_limit": "250000",
             "contacts": [{"name": "Иван Петров", "phone": "+79001234567"}],
         },
     )
@@ -89,8 +87,7 @@ def test_manager_creates_a_client_of_their_own_with_contacts(api, manager):
     assert body["id"] == client.pk
     assert body["name"] == "ООО «Металлобаза»"
     assert body["manager_id"] == manager.pk
-    assert body["credit_limit"] == "250000.00"
-    assert body["payment_terms_days"] == 14
+    assert (body["credit_limit"], body["payment_terms_days"]) == ("0.00", 0)
     assert [c["name"] for c in body["contacts"]] == ["Иван Петров"]
     assert client.inn == inn
     assert list(client.contacts.values_list("phone", flat=True)) == ["+79001234567"]
@@ -131,6 +128,30 @@ def test_values_a_database_would_refuse_are_422_not_500(api, owner, payload, fie
     assert response.json()["code"] == "invalid"
     assert response.json()["field"] == field
     assert Client.objects.count() == 0
+
+
+def test_the_head_sets_credit_terms(api, head):
+    response = api(head).post(
+        "/clients", {"name": "ООО «Отсрочка»", "payment_terms_days": 14, "credit_limit": "250000"}
+    )
+
+    assert response.status_code == 201
+    assert (response.json()["payment_terms_days"], response.json()["credit_limit"]) == (
+        14,
+        "250000.00",
+    )
+
+
+def test_a_manager_may_not_set_credit_terms_as_in_the_client_form(api, manager):
+    client = ClientFactory(manager=manager, credit_limit=Decimal("0"))
+
+    created = api(manager).post("/clients", {"name": "ООО «Отсрочка»", "credit_limit": "1"})
+    changed = api(manager).patch(f"/clients/{client.pk}", {"payment_terms_days": 30})
+
+    assert created.status_code == changed.status_code == 403
+    assert Client.objects.count() == 1
+    client.refresh_from_db()
+    assert client.payment_terms_days == 0
 
 
 def test_finance_may_not_create_clients(api, finance):

@@ -63,6 +63,16 @@ def _require(user, action: str, kind: str) -> None:
         raise PermissionDenied(_("You may not do this."))
 
 
+CREDIT_FIELDS = {"payment_terms_days", "credit_limit"}
+
+
+def _require_credit(user, sent: set[str]) -> None:
+    """Payment terms and credit limit are credit policy: the head, owner and finance set them
+    (the client form hides them from managers; the API refuses them the same way)."""
+    if sent & CREDIT_FIELDS and not can(user, "change", "client_credit"):
+        raise PermissionDenied(_("You may not do this."))
+
+
 def _reference(lookup, field: str, **kwargs):
     """An object named in the body: one the caller cannot see is a bad value (422)."""
     try:
@@ -361,6 +371,7 @@ def client_list(
 @router.post("/clients", response={201: ClientDetailOut, **ERRORS}, tags=["clients"])
 def client_create(request, payload: ClientIn):
     _require(request.auth, "change", "client")
+    _require_credit(request.auth, payload.model_fields_set)
     fields = payload.model_dump(exclude={"manager_id", "contacts"})
     if payload.manager_id is not None:
         fields["manager"] = _user(payload.manager_id, "manager_id")
@@ -383,6 +394,7 @@ def client_get(request, client_id: Id):
 def client_update(request, client_id: Id, payload: ClientPatch):
     _require(request.auth, "change", "client")
     client = selectors.client_get(viewer=request.auth, client_id=client_id)
+    _require_credit(request.auth, payload.model_fields_set)
     fields = payload.model_dump(exclude_unset=True, exclude={"manager_id"})
     if "manager_id" in payload.model_fields_set:
         fields["manager"] = _user(payload.manager_id, "manager_id")
