@@ -298,3 +298,13 @@ def test_commerceml_orders_paid_in_1c_are_read_as_payments(finance, manager):
     assert (batch.file_format, batch.rows_applied) == ("commerceml", 1)
     order.refresh_from_db()
     assert (order.paid_amount, order.paid_on) == (D("2340.00"), dt.date(2017, 8, 16))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x00\x01\x02", b"", "Дата;Сумма\n01.01.2026;abc\n".encode(), b"<xml", "\ufeff".encode()],
+)
+def test_files_that_cannot_be_read_are_refused_cleanly(finance, content):
+    with pytest.raises(ValidationError):
+        payment_import_load(actor=finance, content=content)
+    assert PaymentImport.objects.count() == 0

@@ -294,6 +294,13 @@ def parse_commerceml(content: bytes) -> list[StatementRow]:
 
 def parse_statement(content: bytes, *, company_inn: str = "") -> tuple[str, list[StatementRow]]:
     """(format, rows with keys) of a statement file, whatever of the three formats it is."""
+    try:
+        return _parse_statement(content, company_inn=company_inn)
+    except (csv.Error, ValueError, UnicodeError) as error:
+        raise ValidationError(_("The file cannot be read: %(error)s") % {"error": error})
+
+
+def _parse_statement(content: bytes, *, company_inn: str) -> tuple[str, list[StatementRow]]:
     head = content[:2048].lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"<"):
         return "commerceml", with_keys(parse_commerceml(content))
