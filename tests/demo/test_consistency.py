@@ -31,6 +31,7 @@ from vrop.core.calendar import is_working_day
 from vrop.core.policy import company_settings
 from vrop.core.validators import is_valid_inn
 from vrop.crm.models import Client, Deal, DealLine, Product, Request, StageChange, Task
+from vrop.crm.services import LineInput, deal_create
 from vrop.planning.models import Plan
 from vrop.receivables.models import Invoice, Payment, Shipment
 
@@ -262,3 +263,21 @@ def test_calls_have_russian_transcripts_with_timed_segments(demo):
         assert all(s["text"].strip() for s in segments)
         assert call.deal.manager_id == call.manager_id
         assert call.started_at == call.deal.first_contact_at
+
+
+def test_the_services_keep_working_on_the_demo(demo, frozen):
+    """Ids given by the bulk load leave the sequences past them (PostgreSQL)."""
+    manager = User.objects.get(email="manager6@demo.vrop")
+    client = Client.objects.filter(manager=manager).order_by("pk").first()
+    product = Product.objects.order_by("pk").first()
+    deal = deal_create(
+        actor=manager,
+        client=client,
+        lines=[LineInput(product=product, qty=Decimal("2"))],
+        next_step_title="Позвонить",
+        next_step_due_at=frozen + dt.timedelta(days=1),
+    )
+    assert deal.pk > Deal.objects.exclude(pk=deal.pk).aggregate(m=Max("pk"))["m"]
+    assert deal.amount == product.list_price * 2
+    task = Task.objects.get(deal=deal)
+    assert task.pk > Task.objects.exclude(pk=task.pk).aggregate(m=Max("pk"))["m"]
