@@ -276,9 +276,9 @@ def claim(*, limit: int, now=None) -> list[OutboxMessage]:
             send_started_at=None,
         )
     return list(
-        OutboxMessage.objects.filter(claim_token=token, status=DeliveryStatus.SENDING).order_by(
-            "next_attempt_at", "id"
-        )
+        OutboxMessage.objects.filter(
+            pk__in=ids, claim_token=token, status=DeliveryStatus.SENDING
+        ).order_by("next_attempt_at", "id")
     )
 
 
