@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,17 +68,21 @@ def _measure(database: str, scale: int, months: int) -> dict | None:
             command, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired:
-        print(f"  {database} scale {scale}: stopped after {TIMEOUT_S} s")
+        size = sum(p.stat().st_size for p in Path(data_dir).glob("vrop.sqlite3*"))
+        print(f"  {database} scale {scale}: stopped after {TIMEOUT_S} s ({size >> 20} MiB written)")
+        shutil.rmtree(data_dir, ignore_errors=True)
         return None
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         print(f"  {database} scale {scale}: failed\n{result.stderr[-2000:]}")
+        shutil.rmtree(data_dir, ignore_errors=True)
         return None
     figures = json.loads(lines[-1])
     figures["wall_s"] = round(time.monotonic() - started, 1)
     if database == "sqlite":
         size = sum(p.stat().st_size for p in Path(data_dir).glob("vrop.sqlite3*"))
         figures["db_mb"] = round(size / 2**20)
+    shutil.rmtree(data_dir, ignore_errors=True)
     return figures
 
 
@@ -87,7 +92,8 @@ def _report(database: str, scale: int, months: int, figures: dict) -> None:
         f"  {database:<10} scale {scale:>3}, {months:>2} months: "
         f"{figures['counts']['deal']:>9,} deals, {rows:>11,} rows in "
         f"{figures['generate_s']:>7.1f} s ({rows / figures['generate_s']:,.0f} rows/s), "
-        f"peak RSS {figures['peak_rss_mb']} MiB; migrate {figures['migrate_s']} s"
+        f"peak RSS {figures['peak_rss_mb']} MiB, generator CPU {figures.get('cpu_s')} s; "
+        f"migrate {figures['migrate_s']} s"
         + (f"; database {figures['db_mb']} MiB" if "db_mb" in figures else ""),
         flush=True,
     )
@@ -130,15 +136,19 @@ def _child(scale: int, months: int) -> None:
     started = time.monotonic()
     call_command("migrate", interactive=False, verbosity=0)
     migrated = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     counts = generate_demo(seed=1, scale=scale, months=months, reset=True)
     done = time.monotonic()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss // 1024
     print(
         json.dumps(
             {
                 "migrate_s": round(migrated - started, 1),
                 "generate_s": round(done - migrated, 1),
                 "peak_rss_mb": peak,
+                "cpu_s": round(usage.ru_utime + usage.ru_stime - cpu_before, 1),
                 "counts": counts,
             }
         )
