@@ -390,7 +390,7 @@ def receivables(
     answer = {"at": at, "ageing": _ageing(ageing)}
     if group_by:
         rows = selectors.receivables_ageing(
-            viewer=request.auth, at=at, group_by=group_by, manager_id=manager
+            viewer=request.auth, at=at, group_by=group_by, manager_id=manager, limit=100
         )
         answer[f"by_{group_by}"] = [_ageing(row) for row in rows]
     page = paginate(
@@ -410,11 +410,17 @@ def receivables_ageing(
     at: Day | None = None,
     group_by: Literal["client", "manager"] | None = None,
     manager: Id | None = None,
+    limit: Limit = 200,
 ):
-    """Ageing buckets: one row for everything the caller sees, or per client or manager."""
+    """Ageing buckets: one row for everything the caller sees, or per client or manager
+    (the ``limit`` largest overdue first)."""
     _require(request.auth, "view", "invoice")
     result = selectors.receivables_ageing(
-        viewer=request.auth, at=at, group_by=group_by, manager_id=manager
+        viewer=request.auth,
+        at=at,
+        group_by=group_by,
+        manager_id=manager,
+        limit=limit if group_by else None,
     )
     rows = result if isinstance(result, list) else [result]
     return [_ageing(row) for row in rows]

@@ -367,13 +367,15 @@ def receivables_ageing(
     group_by: str | None = None,
     manager_id: int | None = None,
     client_id: int | None = None,
+    limit: int | None = None,
 ) -> Ageing | list[Ageing]:
     """Receivables by ageing bucket at the end of ``at`` (today by default).
 
     Without ``group_by``: one ``Ageing`` (buckets "1-7", "8-30", "31-60", "60+";
     ``total`` overdue, ``current`` not yet due, ``count`` invoices overdue). With
     ``group_by="client"`` or ``"manager"``: a list of them with ``id`` and ``name``,
-    largest overdue first (only rows with something overdue).
+    largest overdue first (only rows with something overdue), the first ``limit`` only
+    when given (sorted and cut in SQL).
     """
     at = at or _today()
     invoices, balance = _unpaid_at(viewer, at)
@@ -387,8 +389,16 @@ def receivables_ageing(
     if group_by not in ("client", "manager"):
         raise ValueError(f"group_by must be None, 'client' or 'manager', not {group_by!r}")
     column = f"{group_by}_id"
+    grouped = (
+        invoices.filter(due_on__lt=at)
+        .values(column)
+        .annotate(**sums, overdue=Sum(balance))
+        .order_by("-overdue", column)
+    )
+    if limit is not None:
+        grouped = grouped[:limit]
     rows = []
-    for row in invoices.filter(due_on__lt=at).order_by().values(column).annotate(**sums):
+    for row in grouped:
         ageing = _ageing_from(row)
         ageing.id = row[column]
         rows.append(ageing)
@@ -399,7 +409,6 @@ def receivables_ageing(
         names = {user.pk: str(user) for user in User.objects.filter(pk__in=ids)}
     for row in rows:
         row.name = names.get(row.id, "—")
-    rows.sort(key=lambda row: (-row.total, row.name))
     return rows
 
 
@@ -765,7 +774,7 @@ def receivables_digest(*, viewer: User, at: date | None = None) -> dict:
         "largest_overdue": list(
             overdue_list(viewer=viewer, at=at).order_by("-balance_due", "id")[:10]
         ),
-        "worst_clients": receivables_ageing(viewer=viewer, at=at, group_by="client")[:10],
+        "worst_clients": receivables_ageing(viewer=viewer, at=at, group_by="client", limit=10),
     }
 
 

@@ -78,8 +78,8 @@ class ReceivablesView(LoginRequiredMixin, View):
                     viewer=user, at=today, manager_id=manager_id
                 ),
                 "groups": selectors.receivables_ageing(
-                    viewer=user, at=today, group_by=group, manager_id=manager_id
-                )[:50],
+                    viewer=user, at=today, group_by=group, manager_id=manager_id, limit=50
+                ),
                 "group": group,
                 "page": page,
                 "can_act": can(user, "change", "activity"),
