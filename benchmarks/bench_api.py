@@ -1,5 +1,5 @@
 """The REST API over many deals: list pages (first, deep by offset, filtered, a manager's),
-a deal with its lines, and writes (create a deal with lines and next step, replace
+a page after the middle row by cursor, a deal with its lines, and writes (create a deal with lines and next step, replace
 lines, change the stage), timed in process through Django's test client with a token.
 
 Runs in a child process with its own database, so that the operator's data is never
@@ -39,6 +39,7 @@ from vrop.accounts.services import api_token_create
 from vrop.core.policy import company_settings
 from vrop.crm.models import Client as Customer, Deal, Product, Task
 from vrop.core.validators import make_inn
+from vrop.web.pagination import encode_cursor
 
 n = int(sys.argv[1])
 rng = random.Random(11)
@@ -116,11 +117,15 @@ def create(index):
     return response
 
 
+middle = encode_cursor(
+    Deal.objects.order_by("-received_at", "-id")[n // 2], ["-received_at", "-id"]
+)
 results = {
     "deals": n, "load_s": round(load_s, 1), "database": connection.vendor,
     "list, first page": timed(lambda i: api.get("/api/v1/deals")),
     "list, offset 1 000": timed(lambda i: api.get("/api/v1/deals", {"offset": 1000})),
     "list, offset n/2": timed(lambda i: api.get("/api/v1/deals", {"offset": n // 2}), repeat=3),
+    "list, after row n/2": timed(lambda i: api.get("/api/v1/deals", {"after": middle})),
     "list, stage won": timed(lambda i: api.get("/api/v1/deals", {"stage": "won"})),
     "list, a manager's": timed(lambda i: mine.get("/api/v1/deals")),
     "clients, first page": timed(lambda i: api.get("/api/v1/clients")),

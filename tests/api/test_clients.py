@@ -59,14 +59,27 @@ def test_pages_follow_next_without_counting(api, head, django_assert_num_queries
     with django_assert_num_queries(2) as captured:  # the token, then one page (limit + 1 rows)
         first = client.get("/clients", limit=2)
     second = client.client.get(first.json()["next"], headers=client.headers)
-    last = client.get("/clients", limit=2, offset=4)
+    third = client.client.get(second.json()["next"], headers=client.headers)
+    jumped = client.get("/clients", limit=2, offset=3)
 
     assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)
     assert [c["name"] for c in first.json()["items"]] == ["Клиент 0", "Клиент 1"]
-    assert first.json()["next"] == "/api/v1/clients?limit=2&offset=2"
+    assert first.json()["next"].startswith("/api/v1/clients?limit=2&after=")
     assert [c["name"] for c in second.json()["items"]] == ["Клиент 2", "Клиент 3"]
-    assert [c["name"] for c in last.json()["items"]] == ["Клиент 4"]
-    assert last.json()["next"] is None
+    assert [c["name"] for c in third.json()["items"]] == ["Клиент 4"]
+    assert third.json()["next"] is None
+    assert [c["name"] for c in jumped.json()["items"]] == ["Клиент 3", "Клиент 4"]
+    assert jumped.json()["next"] is None
+
+
+@pytest.mark.parametrize("cursor", ["abc", "WzEsMiwzXQ", "WyJ4IiwgOTk5OTk5OTk5OTk5OTk5OTk5OTk5XQ"])
+def test_a_cursor_that_is_not_ours_is_422(api, head, cursor):
+    ClientFactory()
+
+    response = api(head).get("/clients", after=cursor)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "after"
 
 
 def test_manager_creates_a_client_of_their_own_with_contacts(api, manager):

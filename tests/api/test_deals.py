@@ -183,7 +183,11 @@ def test_the_list_reads_one_page_in_one_query(api, head, django_assert_num_queri
         response = client.get("/deals", limit=2)
 
     assert len(response.json()["items"]) == 2
-    assert response.json()["next"] == "/api/v1/deals?limit=2&offset=2"
+    second = client.client.get(response.json()["next"], headers=client.headers)
+    assert [d["id"] for d in response.json()["items"] + second.json()["items"]] == list(
+        Deal.objects.order_by("-received_at", "-id").values_list("pk", flat=True)
+    )
+    assert second.json()["next"] is None
 
 
 def test_someone_elses_deal_is_404_for_every_verb(api, manager, other_manager, steel):

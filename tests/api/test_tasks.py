@@ -123,3 +123,14 @@ def test_supply_may_not_list_tasks_and_someone_elses_task_is_404(
     assert api(manager).post(f"/tasks/{theirs.pk}/complete", {}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.done_at is None
+
+
+def test_tasks_page_by_offset_because_a_task_may_have_no_due_date(api, manager):
+    deal = DealFactory(client=ClientFactory(manager=manager))
+    TaskFactory(deal=deal, due_at=NOW + dt.timedelta(days=1))
+    TaskFactory(deal=deal, due_at=NOW + dt.timedelta(days=2))
+    TaskFactory(deal=deal, due_at=None)
+
+    first = api(manager).get("/tasks", limit=2)
+
+    assert first.json()["next"] == "/api/v1/tasks?limit=2&offset=2"

@@ -22,6 +22,7 @@ from vrop.core.api_utils import (
     DEFAULT_PAGE_SIZE,
     MAX_LINES,
     CreditLimit,
+    Cursor,
     Day,
     DecimalOut,
     Email,
@@ -47,6 +48,11 @@ from vrop.crm.models import Deal
 router = Router()
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+# The orders of the lists (as the selectors sort them), for keyset pages: see ``paginate``.
+CLIENT_ORDERING = ["name", "id"]
+PRODUCT_ORDERING = ["category", "name", "id"]
+DEAL_ORDERING = ["-received_at", "-id"]
 
 Name = Text(300)
 ShortText = Text(100)
@@ -361,11 +367,14 @@ def client_list(
     segment: Text(64) = "",
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
+    after: Cursor = "",
 ):
     """Clients the caller sees, by name; ``q`` matches name, INN, phone or e-mail."""
     _require(request.auth, "view", "client")
     clients = selectors.client_list(viewer=request.auth, q=q, manager_id=manager, segment=segment)
-    return paginate(request, clients, limit=limit, offset=offset)
+    return paginate(
+        request, clients, limit=limit, offset=offset, after=after, ordering=CLIENT_ORDERING
+    )
 
 
 @router.post("/clients", response={201: ClientDetailOut, **ERRORS}, tags=["clients"])
@@ -422,10 +431,13 @@ def product_list(
     category: ShortText = "",
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
+    after: Cursor = "",
 ):
     _require(request.auth, "view", "product")
     products = selectors.product_list(viewer=request.auth, q=q, category=category)
-    return paginate(request, products, limit=limit, offset=offset)
+    return paginate(
+        request, products, limit=limit, offset=offset, after=after, ordering=PRODUCT_ORDERING
+    )
 
 
 @router.post("/products", response={201: ProductOut, **ERRORS}, tags=["products"])
@@ -490,6 +502,7 @@ def deal_list(
     has_flags: bool | None = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     offset: Offset = 0,
+    after: Cursor = "",
 ):
     """Deals the caller sees, newest first; ``q`` matches title, client, INN, source id or id."""
     _require(request.auth, "view", "deal")
@@ -503,7 +516,7 @@ def deal_list(
         has_flags=has_flags,
     )
     deals = selectors.deal_list(viewer=request.auth, filters=filters)
-    return paginate(request, deals, limit=limit, offset=offset)
+    return paginate(request, deals, limit=limit, offset=offset, after=after, ordering=DEAL_ORDERING)
 
 
 @router.post("/deals", response={201: DealDetailOut, **ERRORS}, tags=["deals"])
