@@ -21,6 +21,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -69,7 +70,7 @@ def import_path(path: Path, *, dry_run: bool = False) -> ImportReport:
             report.error(name, 0, _("The file %(file)s is required.") % {"file": name})
         if missing:
             return report
-        with transaction.atomic():
+        with _temp_store_on_disk(), transaction.atomic():
             importer = Importer(source, report)
             try:
                 importer.run()
@@ -79,6 +80,26 @@ def import_path(path: Path, *, dry_run: bool = False) -> ImportReport:
                 transaction.set_rollback(True)
     report.seconds = time.monotonic() - started
     return report
+
+
+@contextmanager
+def _temp_store_on_disk():
+    """SQLite: staging tables in temporary files, not in memory (the project's settings
+    keep temporary tables in memory), so that memory stays flat in the size of the
+    import. Only possible outside a transaction; inside one the setting stays."""
+    vendor_sqlite = connection.vendor == "sqlite" and not connection.in_atomic_block
+    if not vendor_sqlite:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA temp_store")
+        previous = cursor.fetchone()[0]
+        cursor.execute("PRAGMA temp_store = FILE")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA temp_store = {int(previous)}")
 
 
 @dataclass(frozen=True)
@@ -1064,11 +1085,13 @@ class Importer:
             ) r WHERE {t}.line = r.l
             """
         )
+        # probe the real lines from each staged line (an index lookup per line)
         same = (
-            f"SELECT s.deal_id, COUNT(*) AS same FROM {t} s JOIN crm_dealline l "
-            f"ON l.deal_id = s.deal_id AND l.position = s.position AND l.product_id = s.product_id "
-            f"AND l.qty = s.qty AND l.price = s.price AND l.cost_price = s.cost_price "
-            f"AND l.list_price = s.list_price GROUP BY s.deal_id"
+            f"SELECT s.deal_id, COUNT(*) AS same FROM {t} s WHERE EXISTS ("
+            f"SELECT 1 FROM crm_dealline l WHERE l.deal_id = s.deal_id "
+            f"AND l.position = s.position AND l.product_id = s.product_id AND l.qty = s.qty "
+            f"AND l.price = s.price AND l.cost_price = s.cost_price "
+            f"AND l.list_price = s.list_price) GROUP BY s.deal_id"
         )
         self._replace_per_deal(
             file,
