@@ -258,8 +258,21 @@ def payment_allocate(
     return payments
 
 
+def _paid_state(amount: Decimal, issued_on: date, payments) -> tuple[Decimal, date | None]:
+    """(paid amount, fully paid on) from payments [(date, amount)] in date order."""
+    running = Decimal("0")
+    paid_on = None
+    for pay_date, part in payments:
+        running += part
+        if paid_on is None and running >= amount:
+            paid_on = max(pay_date, issued_on)
+        elif paid_on is not None and running < amount:
+            paid_on = None
+    return running, paid_on
+
+
 def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
-    """Recompute ``paid_amount`` and ``paid_on`` of one invoice from its payments, in SQL.
+    """Recompute ``paid_amount`` and ``paid_on`` of one invoice from its payments.
 
     ``paid_on`` is the date of the payment with which the running total first reached
     the invoice amount (DESIGN.md: days to payment end when the invoice became fully paid),
@@ -267,23 +280,74 @@ def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
     is issued. A refund that takes the total below the amount reopens the invoice.
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    running = Decimal("0")
-    paid_on = None
-    for pay_date, amount in (
+    running, paid_on = _paid_state(
+        invoice.amount,
+        invoice.issued_on,
         Payment.objects.filter(invoice=invoice)
         .order_by("paid_on", "id")
-        .values_list("paid_on", "amount")
-    ):
-        running += amount
-        if paid_on is None and running >= invoice.amount:
-            paid_on = max(pay_date, invoice.issued_on)
-        elif paid_on is not None and running < invoice.amount:
-            paid_on = None
+        .values_list("paid_on", "amount"),
+    )
     Invoice.objects.filter(pk=invoice.pk).update(
         paid_amount=running, paid_on=paid_on, updated_at=timezone.now()
     )
     invoice.paid_amount, invoice.paid_on = running, paid_on
     return invoice
+
+
+def invoices_apply_payments(*, invoice_ids) -> int:
+    """``invoice_apply_payments`` for many invoices: one read of their payments and one
+    bulk update per thousand invoices (the caller holds their row locks)."""
+    invoice_ids = sorted(set(invoice_ids))
+    changed = 0
+    now = timezone.now()
+    for start in range(0, len(invoice_ids), 1000):
+        chunk = invoice_ids[start : start + 1000]
+        invoices = {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.filter(pk__in=chunk).only(
+                "pk", "amount", "issued_on", "paid_amount", "paid_on"
+            )
+        }
+        by_invoice: dict[int, list] = {pk: [] for pk in invoices}
+        for invoice_id, pay_date, part in (
+            Payment.objects.filter(invoice_id__in=chunk)
+            .order_by("invoice_id", "paid_on", "id")
+            .values_list("invoice_id", "paid_on", "amount")
+        ):
+            by_invoice[invoice_id].append((pay_date, part))
+        updated = []
+        for pk, invoice in invoices.items():
+            running, paid_on = _paid_state(invoice.amount, invoice.issued_on, by_invoice[pk])
+            if (running, paid_on) != (invoice.paid_amount, invoice.paid_on):
+                invoice.paid_amount, invoice.paid_on, invoice.updated_at = running, paid_on, now
+                updated.append(invoice)
+        Invoice.objects.bulk_update(updated, ["paid_amount", "paid_on", "updated_at"])
+        changed += len(updated)
+    return changed
+
+
+@transaction.atomic
+def payments_record_bulk(*, actor: User | None, payments: list[Payment]) -> list[Payment]:
+    """Many payments at once (a bank statement): the same checks and the same invoice
+    state as ``payment_record`` for each, written in bulk; refunds are not taken here."""
+    _require_payment(actor)
+    for payment in payments:
+        if payment.amount is None or payment.amount <= 0:
+            raise ValidationError(_("The payment amount cannot be zero."), field="amount")
+        if payment.paid_on is None:
+            raise ValidationError(_("Give the payment date."), field="paid_on")
+        payment.purpose = (payment.purpose or "")[:500]
+    invoice_ids = sorted({p.invoice_id for p in payments if p.invoice_id})
+    for start in range(0, len(invoice_ids), 1000):  # lock in id order: no deadlocks
+        list(
+            Invoice.objects.select_for_update()
+            .filter(pk__in=invoice_ids[start : start + 1000])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    Payment.objects.bulk_create(payments, batch_size=1000)
+    invoices_apply_payments(invoice_ids=invoice_ids)
+    return payments
 
 
 @transaction.atomic

@@ -21,12 +21,12 @@ from django.utils.translation import gettext as _
 
 from vrop.accounts.models import User
 from vrop.accounts.visibility import can
-from vrop.core.errors import PermissionDenied, ServiceError, ValidationError
+from vrop.core.errors import PermissionDenied, ValidationError
 from vrop.core.policy import company_settings
 from vrop.crm.models import Client
 from vrop.receivables.choices import RowStatus
 from vrop.receivables.models import Invoice, Payment, PaymentImport, PaymentImportRow
-from vrop.receivables.services.documents import payment_allocate
+from vrop.receivables.services.documents import payment_allocate, payments_record_bulk
 from vrop.receivables.statements import (
     Index,
     OpenInvoice,
@@ -82,6 +82,31 @@ def _build_index(rows: list[StatementRow]) -> Index:
     return index
 
 
+def _allocate(index: Index, invoice: OpenInvoice | None, client_id: int | None, amount):
+    """``payment_allocate`` in memory: [(invoice or None for an advance, amount)]."""
+    targets = [invoice] if invoice is not None else []
+    others = sorted(index.by_client.get(client_id, []) if client_id else [], key=_due_order)
+    targets += [item for item in others if item is not invoice]
+    parts, remaining = [], amount
+    for target in targets:
+        if remaining <= 0:
+            break
+        balance = target.balance
+        if balance <= 0:
+            continue
+        part = min(balance, remaining)
+        parts.append((target, part))
+        target.paid += part
+        remaining -= part
+    if remaining > 0:
+        parts.append((None, remaining))
+    return parts
+
+
+def _due_order(item: OpenInvoice):
+    return (item.due_on, item.id)
+
+
 def _apply(
     *,
     actor: User | None,
@@ -132,12 +157,10 @@ def payment_import_load(
                 .values_list("external_id", flat=True)
             )
         index = _build_index([row for row in rows if row.key not in known])
-        invoices_by_id: dict[int, OpenInvoice] = {}
-        for items in index.by_number.values():
-            for item in items:
-                invoices_by_id[item.id] = item
         counts = {status: 0 for status in RowStatus.values}
-        records = []
+        records: list[PaymentImportRow] = []
+        payments: list[Payment] = []
+        owners: list[PaymentImportRow] = []  # the row of each payment
         for parsed in rows:
             record = PaymentImportRow(
                 batch=batch,
@@ -162,24 +185,39 @@ def payment_import_load(
             record.reason = match.reason[:300]
             record.invoice_id = match.invoice.id if match.invoice else None
             record.client_id = match.client_id
-            if match.status == RowStatus.APPLIED:
-                try:
-                    with transaction.atomic():
-                        payments = _apply(
-                            actor=actor,
-                            row=record,
-                            invoice=Invoice(pk=match.invoice.id) if match.invoice else None,
-                            client=Client(pk=match.client_id) if match.client_id else None,
-                        )
-                except ServiceError as error:
-                    record.status = RowStatus.SUGGESTED
-                    record.reason = str(error.message)[:300]
-                else:
-                    for payment in payments:
-                        target = invoices_by_id.get(payment.invoice_id)
-                        if target is not None:
-                            target.paid += payment.amount
             counts[record.status] += 1
+            if match.status != RowStatus.APPLIED:
+                continue
+            for n, (target, part) in enumerate(
+                _allocate(index, match.invoice, match.client_id, parsed.amount)
+            ):
+                payments.append(
+                    Payment(
+                        invoice_id=target.id if target else None,
+                        client_id=match.client_id,
+                        paid_on=parsed.paid_on,
+                        amount=part,
+                        payer_inn=parsed.payer_inn,
+                        purpose=parsed.purpose,
+                        source=SOURCE,
+                        external_id=f"{parsed.key}/{n}" if n else parsed.key,
+                        extra={
+                            "statement": batch.pk,
+                            "line": parsed.line_no,
+                            "document": parsed.document_number,
+                        },
+                    )
+                )
+                owners.append(record)
+        payments_record_bulk(actor=actor, payments=payments)
+        for payment, record in zip(payments, owners, strict=True):
+            record.allocations.append(
+                {
+                    "payment": payment.pk,
+                    "invoice": payment.invoice_id,
+                    "amount": str(payment.amount),
+                }
+            )
         PaymentImportRow.objects.bulk_create(records, batch_size=1000)
         batch.rows_total = len(rows)
         batch.rows_applied = counts[RowStatus.APPLIED]
