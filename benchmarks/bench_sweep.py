@@ -1,8 +1,8 @@
 """The discipline sweep: full (every deal and request) and incremental (after one change).
 
 Runs against the configured database (``DATABASE_URL`` or the SQLite data directory).
-With no deals there, it first creates the demo company at ``--scale`` (1 with
-``--quick``). Prints: deals, open deals, the first full sweep (opens every alert), a
+With no deals there, it first creates the demo company at ``--scale`` (with
+``--quick``: a tiny synthetic department of 2 000 deals). Prints: deals, open deals, the first full sweep (opens every alert), a
 steady full sweep (nothing changed), and the incremental sweep after a next step is set
 on one deal (median and p95 of several runs).
 """
@@ -16,10 +16,87 @@ from django.db import connection
 from django.utils import timezone
 
 
-def _ensure_data(scale: int) -> None:
+def _tiny_data(deals: int = 2000) -> None:
+    """A small synthetic department for ``--quick`` (bulk inserts, a few seconds)."""
+    import random
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from vrop.accounts.models import User
+    from vrop.crm.models import Client, Deal, Request, Task
+
+    rng = random.Random(1)
+    now = timezone.now()
+    managers = [
+        User.objects.create(
+            username=f"bench{n}@example.com",
+            email=f"bench{n}@example.com",
+            first_name="Менеджер",
+            last_name=str(n),
+            role="manager",
+        )
+        for n in range(5)
+    ]
+    User.objects.create(
+        username="bench-head@example.com",
+        email="bench-head@example.com",
+        first_name="РОП",
+        last_name="Бенч",
+        role="head",
+    )
+    clients = Client.objects.bulk_create(
+        Client(name=f"ООО «Бенч {n}»", manager=managers[n % 5]) for n in range(200)
+    )
+    rows = []
+    for n in range(deals):
+        client = clients[n % 200]
+        received = now - timedelta(hours=rng.randint(0, 24 * 60))
+        stage = rng.choice(["lead", "contact", "quote", "won", "lost", "won", "lost"])
+        rows.append(
+            Deal(
+                title=f"Сделка {n}",
+                client=client,
+                manager=client.manager,
+                received_at=received,
+                stage=stage,
+                stage_changed_at=received,
+                amount=Decimal(rng.randint(10_000, 2_000_000)),
+                next_step_at=None if rng.random() < 0.2 else now + timedelta(days=1),
+                first_contact_at=received + timedelta(minutes=rng.randint(1, 90)),
+            )
+        )
+    created = Deal.objects.bulk_create(rows, batch_size=1000)
+    Task.objects.bulk_create(
+        (
+            Task(
+                deal=deal,
+                client=deal.client,
+                manager=deal.manager,
+                title="Позвонить",
+                due_at=deal.next_step_at or now - timedelta(days=2),
+            )
+            for deal in created
+        ),
+        batch_size=1000,
+    )
+    Request.objects.bulk_create(
+        Request(
+            received_at=now - timedelta(minutes=rng.randint(1, 600)),
+            phone="+79000000000",
+            manager=managers[n % 5] if n % 4 else None,
+        )
+        for n in range(300)
+    )
+    print(f"tiny synthetic data: {deals} deals", flush=True)
+
+
+def _ensure_data(scale: int, quick: bool = False) -> None:
     from vrop.crm.models import Deal
 
     if Deal.objects.exists():
+        return
+    if quick:
+        _tiny_data()
         return
     from vrop.demo.generator import generate_demo
 
@@ -42,7 +119,7 @@ def run(scale=None, quick=False):
     from vrop.discipline.models import Alert
     from vrop.discipline.worktime import ensure_calendar
 
-    _ensure_data(1 if quick else (scale or 1))
+    _ensure_data(scale or 1, quick)
     ensure_calendar()
     reverse("today")  # load the URLconf once (the nudges link to pages), as a worker has
     deals = Deal.objects.count()

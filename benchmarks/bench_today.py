@@ -1,6 +1,6 @@
 """Today page and control board: server time per page (p50, p95), through the whole
 Django stack in process (middleware, session, templates), against the configured
-database. Creates the demo company first when there are no deals (``--quick``: scale 1).
+database. Creates the demo company first when there are no deals (``--quick``: 2 000 synthetic deals).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def run(scale=None, quick=False):
 
     if "testserver" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS.append("testserver")
-    _ensure_data(1 if quick else (scale or 1))
+    _ensure_data(scale or 1, quick)
     ensure_calendar()
     runs = 10 if quick else 40
     manager = (

@@ -197,6 +197,8 @@ class TodayOut(Schema):
     requests: list[RequestOut]
     stalled: list[StalledDealOut]
     stalled_count: int
+    overdue_count: int
+    today_count: int
 
 
 class BoardRowOut(Schema):
@@ -526,6 +528,8 @@ def today(request, manager: Id | None = None):
         "requests": day.requests,
         "stalled": [_stalled_out(deal) for deal in day.stalled],
         "stalled_count": day.stalled_count,
+        "overdue_count": day.overdue_count,
+        "today_count": day.today_count,
     }
 
 

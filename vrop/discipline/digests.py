@@ -38,8 +38,8 @@ def manager_digest(*, user: User, day: date) -> str | None:
             "waiting, %(stalled)s stalled deals."
         )
         % {
-            "overdue": len(data.overdue),
-            "today": len(data.today),
+            "overdue": data.overdue_count,
+            "today": data.today_count,
             "requests": len(data.requests),
             "stalled": data.stalled_count,
         }

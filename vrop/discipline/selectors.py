@@ -441,31 +441,44 @@ class Today:
     requests: list
     stalled: list
     stalled_count: int
+    overdue_count: int = 0
+    today_count: int = 0
 
 
 def _tasks_with_context(tasks) -> QuerySet:
     return tasks.select_related("deal", "deal__client", "client").order_by("due_at", "id")
 
 
-def today(*, viewer, at: datetime | None = None, person: User | None = None) -> Today:
+TODAY_ROWS = 50
+
+
+def today(
+    *, viewer, at: datetime | None = None, person: User | None = None, rows: int = TODAY_ROWS
+) -> Today:
     """A person's day: overdue tasks first, then today's, with the client context; the
-    requests waiting for them; and their stalled deals to set a next step to."""
+    requests waiting for them; and their stalled deals to set a next step to. At most
+    ``rows`` of each list, with the full counts beside."""
     at = at or timezone.now()
     person = person or viewer
     working_time = company_working_time()
     local_day = at.astimezone(working_time.tz).date()
     day_end = _local_midnight(local_day + timedelta(days=1), working_time)
     tasks = Task.objects.visible_to(viewer).filter(manager=person, done_at__isnull=True)
-    overdue = list(_tasks_with_context(tasks.filter(due_at__lt=at))[:200])
-    today_tasks = list(_tasks_with_context(tasks.filter(due_at__gte=at, due_at__lt=day_end))[:200])
+    counts = tasks.filter(due_at__lt=day_end).aggregate(
+        overdue=Count("id", filter=Q(due_at__lt=at)),
+        today=Count("id", filter=Q(due_at__gte=at)),
+    )
+    overdue = list(_tasks_with_context(tasks.filter(due_at__lt=at))[:rows])
+    today_tasks = list(_tasks_with_context(tasks.filter(due_at__gte=at, due_at__lt=day_end))[:rows])
     requests = list(
         Request.objects.visible_to(viewer)
         .filter(status=RequestStatus.NEW, manager=person)
-        .order_by("received_at", "id")[:100]
+        .order_by("received_at", "id")[:rows]
     )
     stalled, cutoffs = stalled_queryset(viewer=viewer, at=at, manager_id=person.pk)
+    stalled_count = stalled.count()
     stalled_rows = with_reasons(
-        stalled.select_related("client").order_by("-amount", "id")[:50], cutoffs
+        stalled.select_related("client").order_by("-amount", "id")[:rows], cutoffs
     )
     return Today(
         at=at,
@@ -474,7 +487,9 @@ def today(*, viewer, at: datetime | None = None, person: User | None = None) -> 
         today=today_tasks,
         requests=requests,
         stalled=stalled_rows,
-        stalled_count=len(stalled_rows),
+        stalled_count=stalled_count,
+        overdue_count=counts["overdue"],
+        today_count=counts["today"],
     )
 
 
