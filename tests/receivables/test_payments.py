@@ -130,3 +130,29 @@ def test_a_manager_does_not_record_payments(manager):
         )
     assert Payment.objects.count() == 0
     assert Invoice.objects.get(pk=item.pk).paid_amount == D("0")
+
+
+def test_payments_in_bulk_leave_invoices_as_one_by_one_would(finance):
+    from vrop.receivables.services import payments_record_bulk
+
+    client = ClientFactory()
+    one_by_one, in_bulk = open_invoice(client), open_invoice(client)
+    parts = [(dt.date(2026, 11, 20), D("300")), (dt.date(2026, 11, 18), D("700"))]
+    for day, amount in parts:
+        payment_record(actor=finance, invoice=one_by_one, paid_on=day, amount=amount)
+
+    payments_record_bulk(
+        actor=finance,
+        payments=[
+            Payment(invoice=in_bulk, client=client, paid_on=day, amount=amount)
+            for day, amount in parts
+        ],
+    )
+
+    assert state(in_bulk) == state(one_by_one) == (D("1000.00"), dt.date(2026, 11, 20))
+    with pytest.raises(ValidationError):
+        payments_record_bulk(
+            actor=finance,
+            payments=[Payment(invoice=in_bulk, paid_on=dt.date(2026, 11, 21), amount=D("-1"))],
+        )
+    assert Payment.objects.filter(invoice=in_bulk).count() == 2
