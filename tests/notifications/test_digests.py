@@ -203,3 +203,19 @@ def test_the_default_digest_of_an_empty_day():
 def test_registration_refuses_unknown_roles():
     with pytest.raises(ValueError):
         services.digest_register("director", lambda **kw: "x")
+
+
+def test_the_digest_speaks_the_users_language():
+    user = ManagerFactory(first_name="Anna", language="en", digest_time=dt.time(9, 0))
+
+    with time_machine.travel(at("2026-11-23", "09:00"), tick=False):
+        digest_send_due()
+
+    message = OutboxMessage.objects.get(user=user, channel="inapp")
+    assert message.subject == "Your day in Virtual ROP, 23.11.2026"
+    assert message.text.splitlines()[:4] == [
+        "Good morning, Anna! Your day, 23.11.2026:",
+        "0 overdue tasks",
+        "0 tasks for today",
+        "0 requests waiting for you",
+    ]

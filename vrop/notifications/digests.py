@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
@@ -103,7 +104,7 @@ def _channels(user: User) -> tuple[str, ...]:
 def digest_send(*, user: User, day: date) -> int:
     """Build and queue ``user``'s digest for ``day`` (once); returns rows written."""
     builder = digest_builder_for(user)
-    with translation.override(user.language or None):
+    with translation.override(user.language or settings.LANGUAGE_CODE):
         text = builder(user=user, day=day)
         if not text:
             return 0
