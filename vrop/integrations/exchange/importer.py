@@ -1089,7 +1089,8 @@ class Importer:
         same = (
             f"SELECT s.deal_id, COUNT(*) AS same FROM {t} s WHERE EXISTS ("
             f"SELECT 1 FROM crm_dealline l WHERE l.deal_id = s.deal_id "
-            f"AND l.position = s.position AND l.product_id = s.product_id AND l.qty = s.qty "
+            f"AND l.position = s.position AND {self.sql.no_index('l.product_id')} = s.product_id "
+            f"AND l.qty = s.qty "
             f"AND l.price = s.price AND l.cost_price = s.cost_price "
             f"AND l.list_price = s.list_price) GROUP BY s.deal_id"
         )

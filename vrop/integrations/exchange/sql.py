@@ -64,6 +64,11 @@ class Dialect:
         text = json.dumps(value).replace("'", "''")
         return f"'{text}'::jsonb" if self.is_postgres else f"'{text}'"
 
+    def no_index(self, column: str) -> str:
+        """Keep SQLite's planner (which has no statistics) from probing by this column's
+        index when a better one exists (the unary plus is SQLite's documented way)."""
+        return column if self.is_postgres else f"+{column}"
+
     def add_days(self, day: str, days: str) -> str:
         if self.is_postgres:
             return f"({day} + {days})"
