@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -321,9 +321,30 @@ def invoices_apply_payments(*, invoice_ids) -> int:
             if (running, paid_on) != (invoice.paid_amount, invoice.paid_on):
                 invoice.paid_amount, invoice.paid_on, invoice.updated_at = running, paid_on, now
                 updated.append(invoice)
-        Invoice.objects.bulk_update(updated, ["paid_amount", "paid_on", "updated_at"])
+        _invoices_write_paid(updated, now)
         changed += len(updated)
     return changed
+
+
+def _invoices_write_paid(invoices: list[Invoice], now) -> None:
+    """Write paid_amount and paid_on of many invoices: one UPDATE … FROM (VALUES …) on
+    PostgreSQL (a bulk_update's CASE over a thousand rows is slow there)."""
+    if not invoices:
+        return
+    if connection.vendor != "postgresql":
+        Invoice.objects.bulk_update(invoices, ["paid_amount", "paid_on", "updated_at"])
+        return
+    values = ", ".join(["(%s::bigint, %s::numeric, %s::date)"] * len(invoices))
+    params = [now]
+    for invoice in invoices:
+        params += [invoice.pk, invoice.paid_amount, invoice.paid_on]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE receivables_invoice AS i SET paid_amount = v.paid_amount, "
+            "paid_on = v.paid_on, updated_at = %s "
+            f"FROM (VALUES {values}) AS v(id, paid_amount, paid_on) WHERE i.id = v.id",
+            params,
+        )
 
 
 @transaction.atomic

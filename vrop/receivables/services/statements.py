@@ -44,8 +44,32 @@ def _require(actor: User | None) -> None:
         raise PermissionDenied(_("Only finance, the head of sales or the owner record payments."))
 
 
+LATIN_TO_CYRILLIC = str.maketrans("ABEKMHOPCTYX", "АВЕКМНОРСТУХ")
+CYRILLIC_TO_LATIN = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
+
+
+def _number_forms(purpose: str) -> set[str]:
+    """The ways an invoice number in a purpose may be stored: as written, upper case,
+    with look-alike letters either way."""
+    forms: set[str] = set()
+    for token in purpose.replace("№", " ").split():
+        token = token.strip(".,;:()\"'«»")
+        if any(ch.isdigit() for ch in token):
+            upper = token.upper()
+            forms.update(
+                {
+                    token,
+                    upper,
+                    upper.translate(LATIN_TO_CYRILLIC),
+                    upper.translate(CYRILLIC_TO_LATIN),
+                }
+            )
+    return forms
+
+
 def _build_index(rows: list[StatementRow]) -> Index:
-    """Open invoices, the invoices named in the purposes, and the payers' clients."""
+    """What matching needs, read in a few set-based queries: the payers' clients (by INN),
+    their unpaid invoices, and the invoices named in the purposes (paid or not)."""
     index = Index()
     fields = ("pk", "number", "client_id", "amount", "paid_amount", "due_on")
     seen: set[int] = set()
@@ -56,29 +80,24 @@ def _build_index(rows: list[StatementRow]) -> Index:
             seen.add(pk)
             index.add(OpenInvoice(pk, number, client_id, amount, paid, due_on))
 
-    for values in (
-        Invoice.objects.filter(paid_on__isnull=True).values_list(*fields).iterator(chunk_size=5000)
-    ):
-        add(values)
-    tokens: set[str] = set()
-    for row in rows:
-        for token in row.purpose.replace("№", " ").split():
-            token = token.strip(".,;:()\"'«»")
-            if any(ch.isdigit() for ch in token):
-                tokens.update({token, token.upper()})
-    token_list = sorted(tokens)
-    for start in range(0, len(token_list), 2000):
-        chunk = token_list[start : start + 2000]
-        for values in Invoice.objects.filter(number__in=chunk, paid_on__isnull=False).values_list(
-            *fields
-        ):
-            add(values)
     inns = sorted({row.payer_inn for row in rows if row.payer_inn})
     for start in range(0, len(inns), 2000):
         for pk, inn in Client.objects.filter(
             inn__in=inns[start : start + 2000], merged_into__isnull=True
         ).values_list("pk", "inn"):
             index.clients_by_inn.setdefault(inn, []).append(pk)
+    client_ids = sorted({pk for pks in index.clients_by_inn.values() for pk in pks})
+    for start in range(0, len(client_ids), 2000):
+        for values in Invoice.objects.filter(
+            client_id__in=client_ids[start : start + 2000], paid_on__isnull=True
+        ).values_list(*fields):
+            add(values)
+    forms = sorted({form for row in rows for form in _number_forms(row.purpose)})
+    for start in range(0, len(forms), 2000):
+        for values in Invoice.objects.filter(number__in=forms[start : start + 2000]).values_list(
+            *fields
+        ):
+            add(values)
     return index
 
 
