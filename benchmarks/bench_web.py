@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -146,13 +147,16 @@ def _measure(database: str, deals: int) -> dict | None:
         env.pop("DATABASE_URL", None)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH", "")]))
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(deals)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", CHILD, str(deals)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    finally:
+        shutil.rmtree(env["VROP_DATA_DIR"], ignore_errors=True)
     for line in result.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])

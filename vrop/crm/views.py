@@ -360,7 +360,8 @@ class ActivityCreateView(LoginRequiredMixin, View):
             status = 422
         if not request.htmx:
             if form is not None:
-                messages.error(request, " ".join(str(e) for e in form.non_field_errors()))
+                errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
+                messages.error(request, " ".join(errors))
             return redirect(reverse("deal-detail", kwargs={"deal_id": deal.pk}) + "#activities")
         activities = deal_activities(viewer=request.user, deal=deal)
         context = _activities_context(request, deal, activities, activity_form=form)

@@ -74,14 +74,21 @@ def decode_cursor(cursor: str, model, ordering: Sequence[str]) -> list | None:
 
 
 def _beyond(ordering: Sequence[str], values: list, *, backwards: bool) -> Q:
-    """Rows that come after ``values`` in ``ordering`` (before them when ``backwards``)."""
+    """Rows that come after ``values`` in ``ordering`` (before them when ``backwards``).
+
+    ``(a < x) OR (a = x AND id < y)``, with the redundant ``a <= x`` in front: it is a
+    plain range on the leading column, so the database seeks in its index instead of
+    scanning from the top (SQLite does not derive the range from the OR by itself).
+    """
     condition = Q()
     fields = _fields(ordering)
     for index, (name, descending) in enumerate(fields):
         equal = Q(**{earlier: values[i] for i, (earlier, _d) in enumerate(fields[:index])})
         operator = "lt" if descending != backwards else "gt"
         condition |= equal & Q(**{f"{name}__{operator}": values[index]})
-    return condition
+    leading, descending = fields[0]
+    bound = "lte" if descending != backwards else "gte"
+    return Q(**{f"{leading}__{bound}": values[0]}) & condition
 
 
 def _reversed(ordering: Sequence[str]) -> list[str]:
