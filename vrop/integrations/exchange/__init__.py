@@ -6,6 +6,8 @@ and ``vrop export`` writes. See docs/exchange-format.md.
 - ``values``: parsing of one cell (dates, money, INN, ...) with the reason of a refusal;
 - ``sql``: the two database dialects (staging tables, COPY, UPDATE ... FROM);
 - ``importer``: ``import_path`` — validate, stage, merge set-based, in one transaction;
+  ``entities`` (files of objects with ids) and ``lists`` (lines and stage history per
+  deal) are its parts;
 - ``derive``: the denormalised fields the services keep, recomputed in SQL after loading;
 - ``exporter``: ``export_path`` — every file of the format from the database.
 """

@@ -1,0 +1,591 @@
+"""Files whose rows are objects with ids (clients, products, deals, tasks, invoices,
+payments, shipments, calls): one generic staging pass for each.
+
+Rows go to a staging table; ids and references are resolved in SQL by the rules
+of ``spec``; derived columns are filled as the services would; then the rows that
+differ are updated and new ids inserted (``merge``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from vrop.callaudit.models import Call
+from vrop.crm.models import Client, Deal, Product, Task
+from vrop.integrations.exchange import spec
+from vrop.integrations.exchange.sql import qn
+from vrop.integrations.exchange.values import Problem
+from vrop.receivables.models import Invoice, Payment, Shipment
+
+TOUCHED = "exch_touched_deals"
+TOUCHED_INVOICES = "exch_touched_invoices"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A file whose rows are objects with ids, merged by a generic staging pass."""
+
+    file: str
+    model: type
+    fields: dict[str, str]  # column -> model field (the value as parsed)
+    refs: dict[str, str] = field(default_factory=dict)  # REF column -> foreign key field
+    users: dict[str, str] = field(default_factory=dict)  # USER column -> foreign key field
+    derived: tuple[str, ...] = ()  # model fields filled in staging by ``prepare``
+    computed: tuple[str, ...] = ()  # model fields computed per row in Python
+    insert_exprs: dict[str, str] = field(default_factory=dict)  # field -> SQL over ``s``
+    update_exprs: dict[str, str] = field(default_factory=dict)  # field -> SQL ({t}: table)
+
+
+ENTITIES: dict[str, Entity] = {
+    "clients.csv": Entity(
+        "clients.csv",
+        Client,
+        fields={
+            "name": "name",
+            "inn": "inn",
+            "segment": "segment",
+            "payment_terms_days": "payment_terms_days",
+            "credit_limit": "credit_limit",
+        },
+        users={"manager_id": "manager"},
+    ),
+    "products.csv": Entity(
+        "products.csv",
+        Product,
+        fields={
+            "name": "name",
+            "category": "category",
+            "unit": "unit",
+            "cost_price": "cost_price",
+            "list_price": "list_price",
+        },
+    ),
+    "deals.csv": Entity(
+        "deals.csv",
+        Deal,
+        fields={
+            "channel": "channel",
+            "received_at": "received_at",
+            "stage": "stage",
+            "lost_reason": "lost_reason",
+            "amount": "amount",
+        },
+        refs={"client_id": "client"},
+        users={"manager_id": "manager"},
+        insert_exprs={"stage_changed_at": "s.received_at"},
+        # A deal with lines takes its amount from them, not from the column.
+        update_exprs={
+            "amount": (
+                "CASE WHEN EXISTS (SELECT 1 FROM crm_dealline l WHERE l.deal_id = {t}.id) "
+                "THEN {t}.amount ELSE s.amount END"
+            )
+        },
+    ),
+    "tasks.csv": Entity(
+        "tasks.csv",
+        Task,
+        fields={"title": "title", "due_at": "due_at", "done_at": "done_at"},
+        refs={"deal_id": "deal"},
+        users={"manager_id": "manager"},
+        derived=("client",),
+    ),
+    "invoices.csv": Entity(
+        "invoices.csv",
+        Invoice,
+        fields={
+            "number": "number",
+            "issued_on": "issued_on",
+            "due_on": "due_on",
+            "amount": "amount",
+        },
+        refs={"deal_id": "deal"},
+        derived=("client", "manager"),
+    ),
+    "payments.csv": Entity(
+        "payments.csv",
+        Payment,
+        fields={"paid_on": "paid_on", "amount": "amount"},
+        refs={"invoice_id": "invoice"},
+        derived=("client",),
+    ),
+    "shipments.csv": Entity(
+        "shipments.csv",
+        Shipment,
+        fields={"shipped_on": "shipped_on", "amount": "amount", "cost": "cost"},
+        refs={"deal_id": "deal"},
+        derived=("client", "manager", "volume", "is_deferred"),
+    ),
+    "calls.csv": Entity(
+        "calls.csv",
+        Call,
+        fields={
+            "started_at": "started_at",
+            "direction": "direction",
+            "duration_s": "duration_s",
+            "recording": "recording",
+            "transcript": "transcript_path",
+        },
+        refs={"deal_id": "deal"},
+        users={"manager_id": "manager"},
+        derived=("client",),
+        computed=("transcript",),
+    ),
+}
+
+REF_SUFFIXES = ("__ref", "__app", "__src", "__ext")
+
+
+class EntityLoader:
+    """The generic pass; mixed into ``importer.Importer``."""
+
+    def staging_columns(self, entity: Entity, with_extra: bool) -> list[tuple[str, str, object]]:
+        """``(column, type, model field or None)`` of an entity's staging table."""
+        meta = entity.model._meta
+        sql = self.sql
+        columns: list[tuple[str, str, object]] = [
+            ("line", "integer", None),
+            ("ext", "text", None),
+            ("app_pk", "bigint", None),
+            ("alt_source", "text", None),
+            ("alt_ext", "text", None),
+            ("pk", "bigint", None),
+        ]
+        for name in entity.fields.values():
+            model_field = meta.get_field(name)
+            columns.append((model_field.column, sql.field_type(model_field), model_field))
+        for name in entity.refs.values():
+            model_field = meta.get_field(name)
+            columns.append((model_field.column, "bigint", model_field))
+            columns.extend((model_field.column + suffix, "text", None) for suffix in REF_SUFFIXES)
+        for name in entity.users.values():
+            model_field = meta.get_field(name)
+            columns.append((model_field.column, "bigint", model_field))
+        for name in (*entity.derived, *entity.computed):
+            model_field = meta.get_field(name)
+            columns.append((model_field.column, sql.field_type(model_field), model_field))
+        if with_extra:
+            columns.append(("extra", sql.json_type, None))
+        # the app id of a reference is a number in a text column: fix its type
+        return [
+            (name, "bigint" if name.endswith("__app") else kind, model_field)
+            for name, kind, model_field in columns
+        ]
+
+    def load_entity(self, entity: Entity) -> None:
+        file = entity.file
+        opened = self.open_csv(file)
+        if opened is None:
+            return
+        reader, positions, unknown = opened
+        table = "exch_" + file.removesuffix(".csv")
+        columns = self.staging_columns(entity, bool(unknown))
+        self.sql.create_temp(table, [(name, kind) for name, kind, _f in columns])
+        meta = entity.model._meta
+        defaults = {}
+        for column_name, model_name in entity.fields.items():
+            model_field = meta.get_field(model_name)
+            default = None if model_field.null else model_field.get_default()
+            defaults[column_name] = str(default) if isinstance(default, str) else default
+        used = {"app": False, "alt": False}
+        ref_used: dict[str, dict[str, bool]] = {
+            name: {"app": False, "alt": False} for name in entity.refs
+        }
+        field_columns = list(entity.fields)
+        ref_columns = list(entity.refs)
+        user_columns = list(entity.users)
+        tail = len(entity.derived)
+        computed = entity.computed
+
+        def rows():
+            for line, row, extra in self.parsed_rows(file, reader, positions, unknown):
+                ident = row["id"]
+                parsed_id = spec.parse_id(ident)
+                if parsed_id.app_pk is not None:
+                    used["app"] = True
+                elif parsed_id.other_source:
+                    used["alt"] = True
+                values = [
+                    line,
+                    ident,
+                    parsed_id.app_pk,
+                    parsed_id.other_source,
+                    parsed_id.other_id,
+                    None,
+                ]
+                for name in field_columns:
+                    value = row[name]
+                    values.append(defaults[name] if value is None else value)
+                for name in ref_columns:
+                    ref = row[name]
+                    if ref is None:
+                        values.extend((None, None, None, None, None))
+                        continue
+                    parsed_ref = spec.parse_id(ref)
+                    if parsed_ref.app_pk is not None:
+                        ref_used[name]["app"] = True
+                    elif parsed_ref.other_source:
+                        ref_used[name]["alt"] = True
+                    values.extend(
+                        (
+                            None,
+                            ref,
+                            parsed_ref.app_pk,
+                            parsed_ref.other_source,
+                            parsed_ref.other_id,
+                        )
+                    )
+                for name in user_columns:
+                    values.append(row[name])
+                values.extend([None] * tail)
+                if computed:
+                    try:
+                        values.append(self.transcript(row))
+                    except Problem as problem:
+                        self.report.error(file, line, str(problem), "transcript")
+                        self.rejected[file].add(ident)
+                        continue
+                if unknown:
+                    values.append(json.dumps(extra))
+                yield values
+
+        loaded = self.sql.load(table, [name for name, _k, _f in columns], rows())
+        self.staged[file] = table
+        self.sql.index(table, "ext")
+        if loaded > 1000:
+            self.sql.analyze(table)
+        self.drop_duplicates(file, table)
+        if used["app"] or used["alt"] or entity.model.objects.filter(source=spec.SOURCE).exists():
+            self.resolve(table, "pk", "ext", "app_pk", "alt_source", "alt_ext", entity.model, used)
+        for column_name, fk_name in entity.refs.items():
+            fk = meta.get_field(fk_name)
+            base = fk.column
+            self.resolve(
+                table,
+                base,
+                base + "__ref",
+                base + "__app",
+                base + "__src",
+                base + "__ext",
+                fk.related_model,
+                ref_used[column_name],
+            )
+            self.reference_errors(file, table, column_name, base, self._target_file(fk))
+        self.prepare(file, table)
+        self.merge(entity, table, bool(unknown))
+        if entity.model is Deal:
+            self.touch(TOUCHED, f"SELECT pk FROM {qn(table)}")
+        elif entity.model in (Task, Call):
+            self.touch(TOUCHED, f"SELECT deal_id AS pk FROM {qn(table)}")
+        elif entity.model is Invoice:
+            self.touch(TOUCHED_INVOICES, f"SELECT pk FROM {qn(table)}")
+        elif entity.model is Payment:
+            self.touch(TOUCHED_INVOICES, f"SELECT invoice_id AS pk FROM {qn(table)}")
+
+    @staticmethod
+    def _target_file(fk) -> str:
+        return {
+            Client: "clients.csv",
+            Product: "products.csv",
+            Deal: "deals.csv",
+            Invoice: "invoices.csv",
+        }[fk.related_model]
+
+    def transcript(self, row: dict) -> str:
+        path = row["transcript"]
+        if not path:
+            return "[]"
+        try:
+            data = self.source.read_relative(path)
+        except ValueError:
+            raise Problem(
+                _("The transcript path “%(path)s” must be relative to the import folder.")
+                % {"path": path}
+            )
+        if data is None:
+            raise Problem(_("The transcript file “%(path)s” is not found.") % {"path": path})
+        try:
+            segments = json.loads(data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError):
+            segments = None
+        valid = isinstance(segments, list) and all(
+            isinstance(s, dict)
+            and {"speaker", "start", "end", "text"} <= set(s)
+            and isinstance(s["text"], str)
+            and isinstance(s["start"], int | float)
+            and isinstance(s["end"], int | float)
+            for s in segments
+        )
+        if not valid:
+            raise Problem(
+                _(
+                    "The transcript file “%(path)s” is not a JSON list of segments "
+                    "with speaker, start, end and text."
+                )
+                % {"path": path}
+            )
+        return json.dumps(segments)
+
+    def drop_duplicates(self, file: str, table: str) -> None:
+        t = qn(table)
+        duplicates = self.sql.fetchall(
+            f"""
+            SELECT s.line, s.ext, f.first FROM {t} s
+            JOIN (SELECT ext, MIN(line) AS first FROM {t} GROUP BY ext HAVING COUNT(*) > 1) f
+              ON f.ext = s.ext
+            WHERE s.line > f.first ORDER BY s.line
+            """
+        )
+        for line, ident, first in duplicates:
+            self._duplicate(file, line, ident, first)
+        if duplicates:
+            self.sql.execute(
+                f"DELETE FROM {t} WHERE line NOT IN (SELECT MIN(line) FROM {t} GROUP BY ext)"
+            )
+
+    def resolve(
+        self,
+        table: str,
+        target: str,
+        ref: str,
+        app: str,
+        src: str,
+        ext: str,
+        model: type,
+        used: dict[str, bool],
+    ) -> None:
+        """Fill ``target`` with the pk each id names (rules in ``spec``)."""
+        t, model_table = qn(table), qn(model._meta.db_table)
+        target, ref, app, src, ext = (qn(c) for c in (target, ref, app, src, ext))
+        self.sql.execute(
+            f"""
+            UPDATE {t} SET {target} = m.id FROM {model_table} m
+            WHERE m.source = %s AND m.external_id <> '' AND m.external_id = {t}.{ref}
+            """,
+            [spec.SOURCE],
+        )
+        if used["app"]:
+            self.sql.execute(
+                f"""
+                UPDATE {t} SET {target} = m.id FROM {model_table} m
+                WHERE {t}.{target} IS NULL AND m.id = {t}.{app} AND m.external_id = ''
+                """
+            )
+        if used["alt"]:
+            self.sql.execute(
+                f"""
+                UPDATE {t} SET {target} = m.id FROM {model_table} m
+                WHERE {t}.{target} IS NULL AND m.source = {t}.{src}
+                  AND m.external_id <> '' AND m.external_id = {t}.{ext}
+                """
+            )
+
+    def reference_errors(
+        self, file: str, table: str, column: str, base: str, target_file: str
+    ) -> None:
+        t = qn(table)
+        unresolved = f"{qn(base + '__ref')} IS NOT NULL AND {qn(base)} IS NULL"
+        rejected = self.rejected[target_file]
+        own_rejected = self.rejected[file]
+        silent = target_file in self.failed
+        has_id = file in ENTITIES
+        found = False
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT line, {qn(base + '__ref')}, {'ext' if has_id else 'NULL'} "
+                f"FROM {t} WHERE {unresolved} ORDER BY line"
+            )
+            for line, ref, ident in cursor:
+                found = True
+                if ident is not None:
+                    own_rejected.add(ident)  # rows referring to it are not reported again
+                if silent or ref in rejected:
+                    continue
+                self.report.error(
+                    file,
+                    line,
+                    _(
+                        "Unknown %(column)s “%(value)s”: there is no such id "
+                        "in %(file)s or in the database."
+                    )
+                    % {"column": column, "value": ref, "file": target_file},
+                    column,
+                )
+        if found:
+            self.sql.execute(f"DELETE FROM {t} WHERE {unresolved}")
+
+    def prepare(self, file: str, table: str) -> None:
+        """Fill the derived columns of a staging table, as the services would."""
+        t = qn(table)
+        execute = self.sql.execute
+        if file == "tasks.csv":
+            execute(
+                f"UPDATE {t} SET client_id = d.client_id, "
+                f"manager_id = COALESCE({t}.manager_id, d.manager_id) "
+                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
+            )
+        elif file == "calls.csv":
+            execute(
+                f"UPDATE {t} SET client_id = d.client_id, "
+                f"manager_id = COALESCE({t}.manager_id, d.manager_id) "
+                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
+            )
+        elif file == "invoices.csv":
+            execute(
+                f"UPDATE {t} SET client_id = d.client_id, manager_id = d.manager_id "
+                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
+            )
+            due = self.sql.add_days(f"{t}.issued_on", "c.payment_terms_days")
+            execute(
+                f"UPDATE {t} SET due_on = {due} FROM crm_client c "
+                f"WHERE {t}.due_on IS NULL AND c.id = {t}.client_id"
+            )
+            execute(f"UPDATE {t} SET due_on = issued_on WHERE due_on IS NULL")
+        elif file == "payments.csv":
+            execute(
+                f"UPDATE {t} SET client_id = i.client_id "
+                f"FROM receivables_invoice i WHERE i.id = {t}.invoice_id"
+            )
+        elif file == "shipments.csv":
+            # the deal's totals as they will be once its lines are counted (at the end)
+            deals = "exch_shipment_deals"
+            self.sql.create_temp(
+                deals,
+                [("id", "bigint"), ("client_id", "bigint"), ("manager_id", "bigint"),
+                 ("amount", self.sql.field_type(Deal._meta.get_field("amount"))),
+                 ("volume", self.sql.field_type(Deal._meta.get_field("volume")))],
+            )  # fmt: skip
+            execute(f"INSERT INTO {qn(deals)} (id) SELECT DISTINCT deal_id FROM {t}")
+            self.sql.analyze(deals)
+            execute(
+                f"""
+                UPDATE {qn(deals)} SET client_id = d.client_id, manager_id = d.manager_id,
+                    amount = d.amount, volume = d.volume
+                FROM crm_deal d WHERE d.id = {qn(deals)}.id
+                """
+            )
+            execute(
+                f"""
+                UPDATE {qn(deals)} SET amount = l.amount, volume = l.volume
+                FROM (
+                    SELECT deal_id, ROUND(SUM(qty * price), 2) AS amount, SUM(qty) AS volume
+                    FROM crm_dealline WHERE deal_id IN (SELECT id FROM {qn(deals)})
+                    GROUP BY deal_id
+                ) l WHERE l.deal_id = {qn(deals)}.id
+                """
+            )
+            execute(
+                f"""
+                UPDATE {t} SET client_id = x.client_id, manager_id = x.manager_id,
+                    volume = CASE WHEN x.amount > 0
+                        THEN ROUND(x.volume * {t}.amount / x.amount, 3) ELSE 0 END
+                FROM {qn(deals)} x WHERE x.id = {t}.deal_id
+                """
+            )
+            execute(
+                f"UPDATE {t} SET is_deferred = (c.payment_terms_days > 0) "
+                f"FROM crm_client c WHERE c.id = {t}.client_id"
+            )
+            execute(f"UPDATE {t} SET is_deferred = false WHERE is_deferred IS NULL")
+
+    def merge(self, entity: Entity, table: str, with_extra: bool) -> None:
+        """Update the rows that differ, insert the new ones; count what happened."""
+        model = entity.model
+        meta = model._meta
+        t, target = qn(table), qn(meta.db_table)
+        sql = self.sql
+        counts = self.report.file(entity.file)
+        names = [
+            *entity.fields.values(),
+            *entity.refs.values(),
+            *entity.users.values(),
+            *entity.derived,
+            *entity.computed,
+        ]
+        model_fields = [meta.get_field(name) for name in names]
+        sets, differs, params = [], [], []
+        for model_field in model_fields:
+            column = qn(model_field.column)
+            expression = entity.update_exprs.get(model_field.name, f"s.{column}").format(t=target)
+            sets.append(f"{column} = {expression}")
+            differs.append(sql.distinct(f"{target}.{column}", expression))
+        if with_extra:
+            merged = sql.json_merge(f"{target}.extra", "s.extra")
+            sets.append(f"extra = {merged}")
+            differs.append(sql.distinct(sql.json_normal(f"{target}.extra"), merged))
+        field_names = {f.name for f in meta.concrete_fields}
+        if "updated_at" in field_names:
+            sets.append("updated_at = %s")
+            params.append(sql.param(self.now))
+        matched = sql.fetchone(f"SELECT COUNT(*) FROM {t} WHERE pk IS NOT NULL")[0]
+        updated = (
+            sql.execute(
+                f"UPDATE {target} SET {', '.join(sets)} FROM {t} s "
+                f"WHERE {target}.id = s.pk AND ({' OR '.join(differs)})",
+                params,
+            )
+            if matched
+            else 0
+        )
+        # insert: every column of the model, from staging, an expression or its default
+        columns, expressions, insert_params = [], [], []
+        given = {f.name for f in model_fields}
+        for model_field in meta.concrete_fields:
+            if model_field.primary_key:
+                continue
+            name = model_field.name
+            if name in given:
+                columns.append(model_field.column)
+                expressions.append(f"s.{qn(model_field.column)}")
+            elif name == "source":
+                columns.append("source")
+                expressions.append("%s")
+                insert_params.append(spec.SOURCE)
+            elif name == "external_id":
+                columns.append("external_id")
+                expressions.append("s.ext")
+            elif name == "extra":
+                columns.append("extra")
+                empty = sql.json_literal({})
+                expressions.append(f"COALESCE(s.extra, {empty})" if with_extra else empty)
+            elif name in entity.insert_exprs:
+                columns.append(model_field.column)
+                expressions.append(entity.insert_exprs[name])
+            elif getattr(model_field, "auto_now", False) or getattr(
+                model_field, "auto_now_add", False
+            ):
+                columns.append(model_field.column)
+                expressions.append("%s")
+                insert_params.append(sql.param(self.now))
+            elif model_field.null:
+                continue
+            elif model_field.get_internal_type() == "JSONField":
+                columns.append(model_field.column)
+                expressions.append(sql.json_literal(model_field.get_default()))
+            elif model_field.has_default():
+                columns.append(model_field.column)
+                expressions.append("%s")
+                insert_params.append(sql.param(model_field.get_default()))
+            else:
+                raise AssertionError(f"{meta.label}.{name} needs a value on import")
+        created = sql.execute(
+            f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
+            f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line",
+            insert_params,
+        )
+        if created and model in (Deal, Invoice):  # later steps need their pks
+            self.resolve(
+                table,
+                "pk",
+                "ext",
+                "app_pk",
+                "alt_source",
+                "alt_ext",
+                model,
+                {"app": False, "alt": False},
+            )
+        counts.created += created
+        counts.updated += updated
+        counts.unchanged += matched - updated
