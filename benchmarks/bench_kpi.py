@@ -52,6 +52,11 @@ def _ensure_demo(scale: int, quick: bool) -> None:
     started = time.perf_counter()
     counts = generate_demo(seed=1, scale=scale, months=1 if quick else 12)
     print(f"generated the demo (scale {scale}) in {time.perf_counter() - started:.0f} s: {counts}")
+    if connection.vendor == "postgresql":
+        # Fresh statistics after a bulk load (autovacuum would do it a little later):
+        # without them the planner picks nested loops for the funnel's subqueries.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def _duckdb_compare(owner, today) -> None:
