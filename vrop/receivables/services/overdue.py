@@ -75,7 +75,9 @@ def overdue_action_add(
         raise PermissionDenied(_("You may not do this."))
     if actor is not None and not Invoice.objects.visible_to(actor).filter(pk=invoice.pk).exists():
         raise NotFound(_("No such invoice."))
-    invoice = Invoice.objects.select_for_update().select_related("deal").get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("deal").get(pk=invoice.pk)
+    )
     now = at or timezone.now()
     today = timezone.localdate(now)
     if kind not in ActionKind.values:
@@ -180,7 +182,7 @@ def promises_review(*, at: date | None = None) -> dict:
     at = at or timezone.localdate()
     counts = {"kept": 0, "missed": 0, "escalated": 0}
     pending = (
-        OverdueAction.objects.select_for_update()
+        OverdueAction.objects.select_for_update(of=("self",))
         .filter(promise_status=PromiseStatus.PENDING)
         .select_related("invoice", "invoice__client", "responsible")
         .order_by("promised_on", "id")
@@ -221,7 +223,7 @@ def promises_review(*, at: date | None = None) -> dict:
         )
     # A missed promise with nothing done since: the owner hears of it.
     stale = (
-        OverdueAction.objects.select_for_update()
+        OverdueAction.objects.select_for_update(of=("self",))
         .filter(
             promise_status=PromiseStatus.MISSED,
             escalation_level=1,
