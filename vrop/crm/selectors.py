@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from vrop.core.errors import NotFound
+from vrop.core.validators import is_valid_inn
 from vrop.crm.choices import OPEN_STAGES
 from vrop.crm.models import Client, Deal, Product, Task
 
@@ -29,16 +30,7 @@ def deal_list(*, viewer, filters: DealFilters | None = None) -> QuerySet[Deal]:
     filters = filters or DealFilters()
     deals = Deal.objects.visible_to(viewer).select_related("client", "manager")
     if filters.q:
-        text = filters.q.strip()
-        condition = (
-            Q(title__icontains=text)
-            | Q(client__name__icontains=text)
-            | Q(client__inn=text)
-            | Q(external_id=text)
-        )
-        if text.isdigit():
-            condition |= Q(pk=int(text))
-        deals = deals.filter(condition)
+        deals = deals.filter(_deal_search(filters.q.strip()))
     if filters.stage:
         deals = deals.filter(stage=filters.stage)
     if filters.manager_id:
@@ -54,6 +46,16 @@ def deal_list(*, viewer, filters: DealFilters | None = None) -> QuerySet[Deal]:
     if filters.has_flags is True:
         deals = deals.exclude(flags={})
     return deals.order_by("-received_at", "-id")
+
+
+def _deal_search(text: str) -> Q:
+    """Search that can use an index: an INN finds the client's deals, a number the deal
+    (our id or the source's), anything else the title or the client's name."""
+    if text.isdigit() and is_valid_inn(text):
+        return Q(client__inn=text)
+    if text.isdigit():
+        return Q(pk=int(text)) | Q(external_id=text) if int(text) < 2**63 else Q(external_id=text)
+    return Q(title__icontains=text) | Q(client__name__icontains=text) | Q(external_id=text)
 
 
 def deal_get(*, viewer, deal_id: int) -> Deal:
