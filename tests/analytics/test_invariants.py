@@ -91,8 +91,12 @@ def test_conversions_are_shares(frozen, owner, deals):
             factories.StageChangeFactory(deal=item, stage=stage, changed_at=at(day, 11))
             if stage == Stage.WON and paid:
                 factories.InvoiceFactory(
-                    deal=item, issued_on=d(day), due_on=d(day), paid_on=d(day),
-                    amount=Decimal("1"), paid_amount=Decimal("1"),
+                    deal=item,
+                    issued_on=d(day),
+                    due_on=d(day),
+                    paid_on=d(day),
+                    amount=Decimal("1"),
+                    paid_amount=Decimal("1"),
                 )
 
         result = funnel(viewer=owner, period=NOVEMBER)
