@@ -38,6 +38,7 @@ class PriceList(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     source_file = models.CharField(_("file"), max_length=300, blank=True, default="")
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("price list")

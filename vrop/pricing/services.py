@@ -215,3 +215,180 @@ def approval_decide(
     except IntegrityError:
         raise ValidationError(_("This approval has already been decided."), code="already_decided")
     return approval
+
+
+# --- escalation ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def approvals_escalate(*, now=None) -> int:
+    """Pending head-level requests undecided for the company's working hours go to the owner.
+
+    Idempotent: an escalated request is at the owner's level and is not escalated again.
+    """
+    from vrop.core.calendar import WorkingTime
+
+    now = now or timezone.now()
+    hours = company_settings().approval_escalation_hours
+    working = WorkingTime.for_company()
+    escalated = []
+    for approval in ApprovalRequest.objects.select_for_update().filter(
+        status=ApprovalStatus.PENDING, level="head", escalated_at__isnull=True
+    ):
+        if working.minutes_between(approval.requested_at, now) >= hours * 60:
+            approval.level = "owner"
+            approval.escalated_at = now
+            approval.save(update_fields=["level", "escalated_at"])
+            escalated.append(approval.pk)
+    for approval_id in escalated:
+        transaction.on_commit(lambda pk=approval_id: _announce(pk))
+    return len(escalated)
+
+
+# --- confirmations ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def confirmation_create(
+    *,
+    actor: User,
+    product,
+    qty: Decimal,
+    available_on,
+    valid_until,
+    source: str = "stock",
+    supplier: str = "",
+    deal: Deal | None = None,
+):
+    """Supply confirms a quantity of a product available by a date, valid until a moment."""
+    from vrop.accounts.visibility import can
+    from vrop.pricing.models import Confirmation, ConfirmationSource
+
+    if not can(actor, "change", "confirmation"):
+        raise PermissionDenied(_("Only supply confirms stock and lead times."))
+    if source not in ConfirmationSource.values:
+        raise ValidationError(_("Unknown source of the confirmation."), field="source")
+    if qty is None or Decimal(qty) <= 0:
+        raise ValidationError(_("The quantity must be above zero."), field="qty")
+    if valid_until <= timezone.now():
+        raise ValidationError(_("A confirmation must be valid in the future."), field="valid_until")
+    return Confirmation.objects.create(
+        deal=deal,
+        product=product,
+        source=source,
+        qty=Decimal(qty),
+        available_on=available_on,
+        valid_until=valid_until,
+        supplier=(supplier or "").strip()[:200],
+        confirmed_by=actor,
+    )
+
+
+# --- quotes -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def quote_issue(*, actor: User, deal: Deal, valid_days: int = 5, delivery_date=None):
+    """Issue a quote (КП): the rules of the quote stage hold, the stage is set by fact."""
+    from vrop.accounts.visibility import can
+    from vrop.core import rulebook
+    from vrop.crm.choices import ActivityKind, Stage
+    from vrop.crm.services import activity_create, deal_stage_change
+    from vrop.pricing.models import Quote
+
+    if not can(actor, "change", "deal"):
+        raise PermissionDenied(_("You may not issue quotes."))
+    if not 1 <= int(valid_days) <= 365:
+        raise ValidationError(_("A quote is valid from 1 to 365 days."), field="valid_days")
+    deal = Deal.objects.select_for_update().get(pk=deal.pk)
+    if deal.stage in (Stage.WON, Stage.LOST):
+        raise ValidationError(_("A closed deal gets no quote."), field="deal", code="deal_closed")
+    lines = list(deal.lines.select_related("product").order_by("position", "id"))
+    if not lines:
+        raise ValidationError(_("A quote needs at least one line."), field="lines")
+    if delivery_date is not None and delivery_date != deal.promised_date:
+        deal.promised_date = delivery_date
+        deal.save(update_fields=["promised_date"])
+    if deal.stage in (Stage.LEAD, Stage.CONTACT):
+        deal = deal_stage_change(actor=actor, deal=deal, stage=Stage.QUOTE)
+    else:
+        rulebook.check("deal.quote", deal, actor=actor, context={"quote": True})
+    now = timezone.now()
+    settings_row = company_settings()
+    rate = settings_row.vat_rate_pct
+    amount = sum((line.qty * line.price for line in lines), Decimal("0")).quantize(Decimal("0.01"))
+    vat = (amount * rate / 100).quantize(Decimal("0.01"))
+    number = f"{deal.pk}-{Quote.objects.filter(deal=deal).count() + 1}"
+    quote = Quote.objects.create(
+        deal=deal,
+        number=number,
+        issued_at=now,
+        valid_until=timezone.localdate(now) + timezone.timedelta(days=int(valid_days)),
+        amount=amount,
+        vat_amount=vat,
+        delivery_date=delivery_date or deal.promised_date,
+        issued_by=actor,
+        lines_snapshot=[
+            {
+                "product": line.product.name,
+                "unit": line.product.get_unit_display(),
+                "qty": str(line.qty),
+                "price": str(line.price),
+                "amount": str((line.qty * line.price).quantize(Decimal("0.01"))),
+            }
+            for line in lines
+        ],
+    )
+    if deal.quote_sent_at is None:
+        Deal.objects.filter(pk=deal.pk).update(quote_sent_at=now)
+    activity_create(
+        actor=actor,
+        kind=ActivityKind.EMAIL,
+        deal=deal,
+        occurred_at=now,
+        subject=_("Quote %(number)s issued") % {"number": number},
+        body=_("Amount %(amount)s without VAT, valid until %(date)s.")
+        % {"amount": amount, "date": quote.valid_until.strftime("%d.%m.%Y")},
+    )
+    return quote
+
+
+# --- price lists --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def price_list_apply(*, price_list, today=None) -> int:
+    """Write a price list that has taken effect into the products' list and cost prices."""
+    from vrop.crm.models import Product
+
+    today = today or timezone.localdate()
+    if price_list.effective_from > today:
+        return 0
+    changed = 0
+    for item in price_list.items.select_related("product"):
+        product = item.product
+        fields = {}
+        if product.list_price != item.list_price:
+            fields["list_price"] = item.list_price
+        if item.cost_price is not None and product.cost_price != item.cost_price:
+            fields["cost_price"] = item.cost_price
+        if fields:
+            Product.objects.filter(pk=product.pk).update(**fields)
+            changed += 1
+    if not price_list.applied_at:
+        price_list.applied_at = timezone.now()
+        price_list.save(update_fields=["applied_at"])
+    return changed
+
+
+def price_lists_apply_due(*, today=None) -> int:
+    """Apply every price list whose date has come and that is not applied yet, oldest first."""
+    from vrop.pricing.models import PriceList
+
+    today = today or timezone.localdate()
+    changed = 0
+    for price_list in PriceList.objects.filter(
+        effective_from__lte=today, applied_at__isnull=True
+    ).order_by("effective_from", "id"):
+        changed += price_list_apply(price_list=price_list, today=today)
+    return changed

@@ -1,0 +1,306 @@
+"""Reads of the pricing app; every one takes the viewer and goes through ``visible_to``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from vrop.accounts.models import User
+from vrop.accounts.visibility import can
+from vrop.core.errors import NotFound, PermissionDenied
+from vrop.crm.choices import Stage
+from vrop.crm.models import Deal, DealLine
+from vrop.pricing.models import ApprovalRequest, ApprovalStatus, Confirmation, Quote
+from vrop.pricing.rules import Decision, discount_pct, margin_pct
+
+DECIDERS = ("head", "owner")
+MONEY_FIELD = DecimalField(max_digits=24, decimal_places=4)
+
+
+def is_decider(user: User | None) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.role in DECIDERS or user.is_superuser)
+    )
+
+
+def _visible_deals(viewer: User):
+    if not can(viewer, "view", "deal"):
+        return Deal.objects.none()
+    return Deal.objects.visible_to(viewer)
+
+
+def approval_list(*, viewer: User, status: str = "", mine_first: bool = True):
+    """Approvals of the deals the viewer sees; pending first, those the viewer decides on top."""
+    queryset = ApprovalRequest.objects.filter(deal__in=_visible_deals(viewer)).select_related(
+        "deal", "deal__client", "deal__manager", "requested_by", "decided_by"
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    level_order = Value(0, output_field=IntegerField())
+    if mine_first and viewer is not None and viewer.role == "head":
+        level_order = Case(When(level="head", then=0), default=1, output_field=IntegerField())
+    return queryset.annotate(
+        pending_order=Case(When(status=ApprovalStatus.PENDING, then=0), default=1),
+        level_order=level_order,
+    ).order_by("pending_order", "level_order", "-requested_at", "-id")
+
+
+def approval_get(*, viewer: User, approval_id: int) -> ApprovalRequest:
+    approval = approval_list(viewer=viewer, mine_first=False).filter(pk=approval_id).first()
+    if approval is None:
+        raise NotFound()
+    return approval
+
+
+def deal_for_pricing(*, viewer: User, deal_id: int) -> Deal:
+    deal = _visible_deals(viewer).filter(pk=deal_id).select_related("client", "manager").first()
+    if deal is None:
+        raise NotFound()
+    return deal
+
+
+@dataclass
+class LineFigures:
+    position: int
+    product: str
+    unit: str
+    qty: Decimal
+    price: Decimal
+    list_price: Decimal
+    cost_price: Decimal
+    amount: Decimal
+    gross_profit: Decimal
+    margin_pct: Decimal | None
+    markup_pct: Decimal | None
+    discount_pct: Decimal | None
+
+
+def _q(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"))
+
+
+def line_figures(deal: Deal) -> list[LineFigures]:
+    rows = []
+    for index, line in enumerate(deal.lines.select_related("product").order_by("position", "id")):
+        amount = line.qty * line.price
+        cost = line.qty * line.cost_price
+        rows.append(
+            LineFigures(
+                position=index + 1,
+                product=line.product.name,
+                unit=line.product.get_unit_display(),
+                qty=line.qty,
+                price=line.price,
+                list_price=line.list_price,
+                cost_price=line.cost_price,
+                amount=amount.quantize(Decimal("0.01")),
+                gross_profit=(amount - cost).quantize(Decimal("0.01")),
+                margin_pct=_q(margin_pct(line.price, line.cost_price)),
+                markup_pct=_q((amount - cost) / cost * 100) if cost else None,
+                discount_pct=_q(discount_pct(line.price, line.list_price)),
+            )
+        )
+    return rows
+
+
+@dataclass
+class DealPricing:
+    deal: Deal
+    decision: Decision
+    cleared: bool
+    covering: ApprovalRequest | None
+    lines: list[LineFigures]
+    amount: Decimal
+    cost_amount: Decimal
+    gross_profit: Decimal
+    margin_pct: Decimal | None
+    markup_pct: Decimal | None
+    discount_pct: Decimal | None
+    approvals: list[ApprovalRequest]
+    confirmations: list[Confirmation]
+    quotes: list[Quote]
+    history: list
+
+
+def deal_pricing(*, viewer: User, deal_id: int) -> DealPricing:
+    """Everything the pricing panel of a deal shows."""
+    from vrop.pricing.services import deal_approval_state
+
+    deal = deal_for_pricing(viewer=viewer, deal_id=deal_id)
+    decision, covering, cleared = deal_approval_state(deal)
+    lines = line_figures(deal)
+    amount = sum((line.amount for line in lines), Decimal("0"))
+    cost = sum((line.qty * line.cost_price for line in lines), Decimal("0"))
+    list_amount = sum((line.qty * line.list_price for line in lines), Decimal("0"))
+    approvals = list(
+        ApprovalRequest.objects.filter(deal=deal).select_related("requested_by", "decided_by")
+    )
+    history = list(
+        ApprovalRequest.history.filter(deal_id=deal.pk)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[:50]
+    )
+    return DealPricing(
+        deal=deal,
+        decision=decision,
+        cleared=cleared,
+        covering=covering,
+        lines=lines,
+        amount=amount,
+        cost_amount=cost.quantize(Decimal("0.01")),
+        gross_profit=(amount - cost).quantize(Decimal("0.01")),
+        margin_pct=_q((amount - cost) / amount * 100) if amount else None,
+        markup_pct=_q((amount - cost) / cost * 100) if cost else None,
+        discount_pct=_q((list_amount - amount) / list_amount * 100) if list_amount else None,
+        approvals=approvals,
+        confirmations=list(
+            Confirmation.objects.filter(
+                Q(deal=deal) | Q(deal__isnull=True, product__deal_lines__deal=deal)
+            )
+            .select_related("product", "confirmed_by")
+            .distinct()[:50]
+        ),
+        quotes=list(Quote.objects.filter(deal=deal)),
+        history=history,
+    )
+
+
+def confirmation_list(*, viewer: User, deal_id: int | None = None, valid_only: bool = False):
+    if not (can(viewer, "view", "product")):
+        raise PermissionDenied()
+    queryset = Confirmation.objects.select_related("product", "confirmed_by", "deal")
+    visible = _visible_deals(viewer)
+    queryset = queryset.filter(Q(deal__isnull=True) | Q(deal__in=visible))
+    if deal_id is not None:
+        queryset = queryset.filter(deal_id=deal_id)
+    if valid_only:
+        queryset = queryset.filter(valid_until__gte=timezone.now())
+    return queryset
+
+
+def quote_get(*, viewer: User, quote_id: int) -> Quote:
+    quote = (
+        Quote.objects.filter(pk=quote_id, deal__in=_visible_deals(viewer))
+        .select_related("deal", "deal__client", "issued_by")
+        .first()
+    )
+    if quote is None:
+        raise NotFound()
+    return quote
+
+
+# --- "who kills the margin" -------------------------------------------------------------
+
+MARGIN_GROUPS = {
+    "manager": ("deal__manager_id", "deal__manager__first_name", "deal__manager__last_name"),
+    "category": ("product__category",),
+    "client": ("deal__client_id", "deal__client__name"),
+}
+
+
+def margin_report(*, viewer: User, start: date, end: date, by: str = "manager") -> list[dict]:
+    """Won deals closed in [start, end], grouped by manager, category or client.
+
+    Per group: revenue (Σ qty·price), gross profit (Σ qty·(price − cost)), margin %, the
+    weighted discount Σ(list − price)·qty / Σ list·qty × 100, the money given away in
+    discounts, the number of deals and the approvals requested for them. Sorted by
+    the weighted discount, the largest first: who kills the margin is on top.
+    """
+    if not is_decider(viewer) and not (viewer and viewer.role == "finance"):
+        raise PermissionDenied()
+    if by not in MARGIN_GROUPS:
+        by = "manager"
+    lines = DealLine.objects.filter(
+        deal__in=_visible_deals(viewer),
+        deal__stage=Stage.WON,
+        deal__closed_at__date__gte=start,
+        deal__closed_at__date__lte=end,
+    )
+    amount = ExpressionWrapper(F("qty") * F("price"), output_field=MONEY_FIELD)
+    cost = ExpressionWrapper(F("qty") * F("cost_price"), output_field=MONEY_FIELD)
+    listed = ExpressionWrapper(F("qty") * F("list_price"), output_field=MONEY_FIELD)
+    zero = Value(Decimal("0"), output_field=MONEY_FIELD)
+    rows = (
+        lines.values(*MARGIN_GROUPS[by])
+        .annotate(
+            revenue=Coalesce(Sum(amount), zero),
+            cost=Coalesce(Sum(cost), zero),
+            list_amount=Coalesce(Sum(listed), zero),
+            deals=Count("deal_id", distinct=True),
+        )
+        .order_by()
+    )
+    result = []
+    for row in rows:
+        revenue, cost_sum, list_sum = row["revenue"], row["cost"], row["list_amount"]
+        given = list_sum - revenue
+        result.append(
+            {
+                "key": row[MARGIN_GROUPS[by][0]],
+                "name": _group_name(by, row),
+                "revenue": revenue.quantize(Decimal("0.01")),
+                "gross_profit": (revenue - cost_sum).quantize(Decimal("0.01")),
+                "margin_pct": _q((revenue - cost_sum) / revenue * 100) if revenue else None,
+                "discount_pct": _q(given / list_sum * 100) if list_sum else None,
+                "discount_amount": given.quantize(Decimal("0.01")),
+                "deals": row["deals"],
+                "approvals": 0,
+                "approvals_rejected": 0,
+            }
+        )
+    _add_approval_counts(result, by=by, viewer=viewer, start=start, end=end)
+    result.sort(key=lambda r: (-(r["discount_pct"] or Decimal("-1000")), str(r["name"])))
+    return result
+
+
+def _group_name(by: str, row: dict) -> str:
+    if by == "manager":
+        name = f"{row['deal__manager__first_name']} {row['deal__manager__last_name']}".strip()
+        return name or "—"
+    if by == "client":
+        return row["deal__client__name"] or "—"
+    return row["product__category"] or "—"
+
+
+def _add_approval_counts(rows: list[dict], *, by: str, viewer, start: date, end: date) -> None:
+    if by == "category" or not rows:
+        return
+    key = "deal__manager_id" if by == "manager" else "deal__client_id"
+    counts = (
+        ApprovalRequest.objects.filter(
+            deal__in=_visible_deals(viewer),
+            requested_at__date__gte=start,
+            requested_at__date__lte=end,
+        )
+        .exclude(status=ApprovalStatus.SUPERSEDED)
+        .values(key)
+        .annotate(
+            total=Count("id"),
+            rejected=Count("id", filter=Q(status=ApprovalStatus.REJECTED)),
+        )
+        .order_by()
+    )
+    by_key = {row[key]: row for row in counts}
+    for row in rows:
+        found = by_key.get(row["key"])
+        if found:
+            row["approvals"], row["approvals_rejected"] = found["total"], found["rejected"]
