@@ -240,6 +240,10 @@ def run(scale=None, quick=False):
     rows = 1_000 if quick else 10_000
     repeat = 5 if quick else REPEAT
     _ensure_invoices(count)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:  # as autovacuum leaves it after the last run
+            cursor.execute("VACUUM ANALYZE receivables_invoice")
+            cursor.execute("VACUUM ANALYZE receivables_payment")
     viewer = User.objects.filter(role=Role.OWNER, is_active=True).first()
     if viewer is None:
         viewer = User.objects.create(

@@ -105,8 +105,15 @@ def test_the_client_form_is_no_back_door_for_credit_terms(manager, head):
     assert error.value.code == "credit_terms_protected"
     assert Client.objects.get(pk=client.pk).credit_limit == D("100")
     client_update(actor=manager, client=Client.objects.get(pk=client.pk), city="Тула")
+    assert CreditChange.objects.count() == 0
     client_update(actor=head, client=Client.objects.get(pk=client.pk), credit_limit=D("200"))
     assert Client.objects.get(pk=client.pk).credit_limit == D("200")
+    change = CreditChange.objects.get()
+    assert (change.changed_by, change.credit_limit, change.previous["credit_limit"]) == (
+        head,
+        D("200"),
+        "100.00",
+    )
 
 
 # --- actions on overdue debt -------------------------------------------------------------

@@ -7,7 +7,8 @@
   the shipment threshold, or over the limit.
 - "deal.invoice": an invoice may not give more deferral than the client's terms.
 - "client.save": payment terms and the credit limit change only by those who may set
-  credit (the CRM's client form is not a back door).
+  credit (the CRM's client form is not a back door); their change there is logged in
+  the credit history too.
 An owner's granted override of the deal lets it through the first three.
 """
 
@@ -73,12 +74,33 @@ CREDIT_FIELDS = ("payment_terms_days", "credit_limit", "credit_status", "credit_
 
 @rule("client.save")
 def credit_fields_guarded(client, *, actor, context) -> list[Violation]:
-    if actor is None or can(actor, "change", "client_credit"):
+    """Terms and limit change only by those who set credit; their change through the CRM's
+    client form is written to the credit history like ``client_credit_set`` does."""
+    if actor is None:
         return []
     previous = client.history.order_by("-history_date", "-history_id")[1:2].first()
     if previous is None:
         return []
     if all(getattr(previous, name) == getattr(client, name) for name in CREDIT_FIELDS):
+        return []
+    if can(actor, "change", "client_credit"):
+        from vrop.receivables.models import CreditChange
+
+        CreditChange.objects.create(
+            client=client,
+            payment_terms_days=client.payment_terms_days,
+            credit_limit=client.credit_limit,
+            credit_status=client.credit_status,
+            reason=client.credit_status_reason,
+            previous={
+                "payment_terms_days": previous.payment_terms_days,
+                "credit_limit": str(previous.credit_limit),
+                "credit_status": previous.credit_status,
+                "credit_status_reason": previous.credit_status_reason,
+            },
+            changed_by=actor,
+            changed_at=timezone.now(),
+        )
         return []
     return [
         Violation(
