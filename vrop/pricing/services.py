@@ -392,3 +392,130 @@ def price_lists_apply_due(*, today=None) -> int:
     ).order_by("effective_from", "id"):
         changed += price_list_apply(price_list=price_list, today=today)
     return changed
+
+
+class PriceListErrors(ValidationError):
+    """Rows of a price list file that cannot be loaded; nothing was written."""
+
+    def __init__(self, rows: list[str]):
+        super().__init__(rows[0] if rows else _("The file has errors."), field="file")
+        self.rows = rows
+
+
+PRODUCT_HEADERS = {"product", "product_id", "id", "name", "товар", "наименование", "код"}
+LIST_HEADERS = {"list_price", "list price", "price", "цена", "цена прайса", "прайс"}
+COST_HEADERS = {"cost_price", "cost price", "cost", "себестоимость", "закупка", "закупочная цена"}
+
+
+def _header_index(header: list, names: set) -> int | None:
+    for index, cell in enumerate(header):
+        if str(cell or "").strip().lower() in names:
+            return index
+    return None
+
+
+def _money_cell(value) -> Decimal | None:
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).replace("\xa0", "").replace(" ", "").replace(",", ".").replace("₽", "")
+    return Decimal(text).quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def price_list_import_xlsx(
+    *, actor: User, content: bytes, name: str, effective_from, filename: str = ""
+):
+    """Load a price list from XLSX: every row valid or nothing is written.
+
+    Columns (by header): product (our id or the exact name), list price, cost price
+    (optional: the latest purchase or supplier price). A list effective today or earlier
+    is applied to the products at once; a future one by the daily task.
+    """
+    import io
+    import zipfile
+    from decimal import InvalidOperation
+
+    from openpyxl import load_workbook
+    from simple_history.utils import bulk_create_with_history
+
+    from vrop.accounts.visibility import can
+    from vrop.crm.models import Product
+    from vrop.pricing.models import PriceList, PriceListItem
+
+    if not can(actor, "change", "product"):
+        raise PermissionDenied(_("You may not change prices."))
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        raise ValidationError(_("This is not an XLSX file."), field="file")
+    rows = list(book.active.iter_rows(values_only=True))
+    if not rows:
+        raise ValidationError(_("The file is empty."), field="file")
+    header = list(rows[0])
+    product_col = _header_index(header, PRODUCT_HEADERS)
+    list_col = _header_index(header, LIST_HEADERS)
+    cost_col = _header_index(header, COST_HEADERS)
+    if product_col is None or list_col is None:
+        raise ValidationError(
+            _("The header row needs the columns “product” and “list price”."), field="file"
+        )
+    by_id = {str(pk): pk for pk in Product.objects.values_list("pk", flat=True)}
+    by_name = {}
+    for pk, product_name in Product.objects.values_list("pk", "name"):
+        by_name.setdefault(product_name.strip().lower(), pk)
+    errors: list[str] = []
+    items: dict[int, tuple[Decimal, Decimal | None]] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        row = list(row) + [None] * len(header)
+        if all(cell is None or str(cell).strip() == "" for cell in row):
+            continue
+        key = str(row[product_col] or "").strip()
+        if isinstance(row[product_col], float) and row[product_col].is_integer():
+            key = str(int(row[product_col]))
+        product_id = by_id.get(key) or by_name.get(key.lower())
+        if product_id is None:
+            errors.append(
+                _("Row %(row)s: product “%(product)s” is not found.")
+                % {"row": number, "product": key}
+            )
+            continue
+        try:
+            list_price = _money_cell(row[list_col])
+            cost_price = _money_cell(row[cost_col]) if cost_col is not None else None
+        except (InvalidOperation, ValueError):
+            errors.append(_("Row %(row)s: a price is not a number.") % {"row": number})
+            continue
+        if list_price is None or list_price <= 0:
+            errors.append(_("Row %(row)s: the list price must be above zero.") % {"row": number})
+            continue
+        if cost_price is not None and cost_price < 0:
+            errors.append(_("Row %(row)s: the cost price is negative.") % {"row": number})
+            continue
+        if product_id in items:
+            errors.append(
+                _("Row %(row)s: product “%(product)s” is listed twice.")
+                % {"row": number, "product": key}
+            )
+            continue
+        items[product_id] = (list_price, cost_price)
+    if errors:
+        raise PriceListErrors(errors)
+    if not items:
+        raise ValidationError(_("The file has no price rows."), field="file")
+    price_list = PriceList.objects.create(
+        name=(name or "")[:200] or filename[:200],
+        effective_from=effective_from,
+        created_by=actor,
+        source_file=(filename or "")[:300],
+    )
+    bulk_create_with_history(
+        [
+            PriceListItem(price_list=price_list, product_id=pk, list_price=lp, cost_price=cp)
+            for pk, (lp, cp) in items.items()
+        ],
+        PriceListItem,
+        default_user=actor,
+    )
+    if effective_from <= timezone.localdate():
+        price_list_apply(price_list=price_list)
+    return price_list

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from vrop.pricing import views
+
+urlpatterns = [
+    path("approvals/", views.ApprovalListView.as_view(), name="approval-list"),
+    path(
+        "approvals/<int:approval_id>/decide/",
+        views.ApprovalDecideView.as_view(),
+        name="approval-decide",
+    ),
+    path("deals/<int:deal_id>/panel/", views.DealPanelView.as_view(), name="pricing-deal-panel"),
+    path("deals/<int:deal_id>/quotes/", views.QuoteIssueView.as_view(), name="quote-issue"),
+    path(
+        "quotes/<int:quote_id>.<str:kind>",
+        views.QuoteDownloadView.as_view(),
+        name="quote-download",
+    ),
+    path("confirmations/new/", views.ConfirmationCreateView.as_view(), name="confirmation-create"),
+    path("margin/", views.MarginReportView.as_view(), name="margin-report"),
+    path("price-lists/import/", views.PriceListImportView.as_view(), name="price-list-import"),
+]
