@@ -389,14 +389,29 @@ def receivables_ageing(
     if group_by not in ("client", "manager"):
         raise ValueError(f"group_by must be None, 'client' or 'manager', not {group_by!r}")
     column = f"{group_by}_id"
-    grouped = (
-        invoices.filter(due_on__lt=at)
-        .values(column)
-        .annotate(**sums, overdue=Sum(balance))
-        .order_by("-overdue", column)
-    )
-    if limit is not None:
-        grouped = grouped[:limit]
+    overdue = invoices.filter(due_on__lt=at)
+    if limit is None:
+        grouped = list(
+            overdue.values(column)
+            .annotate(**sums, overdue=Sum(balance))
+            .order_by("-overdue", column)
+        )
+    else:
+        # The largest first, with one sum only; then the buckets of those rows alone.
+        top = list(
+            overdue.values(column)
+            .annotate(overdue=Sum(balance))
+            .order_by("-overdue", column)
+            .values_list(column, flat=True)[:limit]
+        )
+        chosen = Q(**{f"{column}__in": [pk for pk in top if pk is not None]})
+        if None in top:
+            chosen |= Q(**{f"{column}__isnull": True})
+        by_id = {
+            row[column]: row
+            for row in overdue.filter(chosen).values(column).annotate(**sums).order_by()
+        }
+        grouped = [by_id[pk] for pk in top if pk in by_id]
     rows = []
     for row in grouped:
         ageing = _ageing_from(row)
