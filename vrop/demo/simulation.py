@@ -355,6 +355,11 @@ class ManagerSimulation:
             tasks[0][3], tasks[0][4] = stage_at, "Не дозвонился"
         if is_open and rng.random() < b.no_next_step_share:
             tasks.pop()  # the manager closed the step and set no next one
+        elif is_open and tasks[-1][3] is None and tasks[-1][2] < as_of:
+            # A disciplined manager moves an overdue step forward; a careless one lets it rot.
+            keeps_overdue = 0.1 + 1.2 * b.no_next_step_share
+            if rng.random() >= keeps_overdue:
+                tasks[-1][2] = as_of + rng.randint(1, 3) * wd - rng.randint(0, wd // 2)
         next_step_at = None
         last_activity = None
         task_table = t["task"]
