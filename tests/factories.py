@@ -396,3 +396,32 @@ class ForecastSnapshotLineFactory(factory.django.DjangoModelFactory):
     expected_on = factory.LazyFunction(timezone.localdate)
     kind = "invoice"
     amount = Decimal("100000")
+
+
+class ConfirmationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "pricing.Confirmation"
+
+    product = factory.SubFactory(ProductFactory)
+    source = "stock"
+    qty = Decimal("100")
+    available_on = factory.LazyFunction(timezone.localdate)
+    valid_until = factory.LazyFunction(lambda: timezone.now() + dt.timedelta(days=3))
+
+
+class PriceListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "pricing.PriceList"
+
+    name = factory.Sequence(lambda n: f"Прайс {n}")
+    effective_from = factory.LazyFunction(timezone.localdate)
+
+
+class PriceListItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "pricing.PriceListItem"
+
+    price_list = factory.SubFactory(PriceListFactory)
+    product = factory.SubFactory(ProductFactory)
+    list_price = Decimal("60000.00")
+    cost_price = Decimal("52000.00")

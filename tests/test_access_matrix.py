@@ -203,7 +203,29 @@ UI_ENDPOINTS = [
 ]
 # fmt: on
 
-ENDPOINTS = API_ENDPOINTS + UI_ENDPOINTS
+# fmt: off
+PRICING_ENDPOINTS = [
+    api("get", "/api/v1/deals/{deal}/pricing", outcome(200, 200, 200, 404, 200, 200, 401)),
+    api("get", "/api/v1/approvals", outcome(200, 200, 200, 200, 200, 200, 401)),
+    api("get", "/api/v1/confirmations", outcome(200, 200, 200, 200, 200, 200, 401)),
+    api("post", "/api/v1/confirmations", outcome(201, 201, 403, 403, 403, 201, 401),
+        body=lambda w: {"product_id": w.product.pk, "qty": "5", "available_on": "2030-01-10",
+                        "valid_until": "2030-01-05T12:00:00+03:00"}),
+    api("post", "/api/v1/deals/{deal}/quotes", outcome(201, 201, 201, 404, 403, 403, 401),
+        body=lambda w: {"valid_days": 5}),
+    api("get", "/api/v1/reports/margin", outcome(200, 200, 403, 403, 200, 403, 401)),
+    page("get", "approval-list", outcome(200, 200, 403, 403, 403, 403, LOGIN)),
+    page("get", "pricing-deal-panel", outcome(200, 200, 200, 404, 200, 200, LOGIN),
+         deal_id="deal"),
+    page("post", "quote-issue", outcome(302, 302, 302, 404, 403, 403, LOGIN), deal_id="deal",
+         body=lambda w: {"valid_days": "5"}),
+    page("get", "margin-report", outcome(200, 200, 403, 403, 200, 403, LOGIN)),
+    page("get", "confirmation-create", outcome(200, 200, 403, 403, 403, 200, LOGIN)),
+    page("get", "price-list-import", outcome(200, 200, 403, 403, 403, 200, LOGIN)),
+]
+# fmt: on
+
+ENDPOINTS = API_ENDPOINTS + UI_ENDPOINTS + PRICING_ENDPOINTS
 
 
 # --- the world ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 
 from vrop.accounts.visibility import can
 from vrop.core.api_utils import (
@@ -221,7 +222,7 @@ def confirmation_create(request, payload: ConfirmationIn):
         supplier=payload.supplier,
         deal=deal,
     )
-    return 201, confirmation
+    return Status(201, confirmation)
 
 
 class QuoteIn(Schema):
@@ -261,7 +262,7 @@ def quote_issue(request, deal_id: Id, payload: QuoteIn):
         valid_days=payload.valid_days,
         delivery_date=payload.delivery_date,
     )
-    return 201, quote
+    return Status(201, quote)
 
 
 def _quote_file(request, quote_id: int, kind: str):

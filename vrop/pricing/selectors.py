@@ -20,6 +20,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from vrop.accounts.models import User
 from vrop.accounts.visibility import can
@@ -67,14 +68,14 @@ def approval_list(*, viewer: User, status: str = "", mine_first: bool = True):
 def approval_get(*, viewer: User, approval_id: int) -> ApprovalRequest:
     approval = approval_list(viewer=viewer, mine_first=False).filter(pk=approval_id).first()
     if approval is None:
-        raise NotFound()
+        raise NotFound(_("Not found."))
     return approval
 
 
 def deal_for_pricing(*, viewer: User, deal_id: int) -> Deal:
     deal = _visible_deals(viewer).filter(pk=deal_id).select_related("client", "manager").first()
     if deal is None:
-        raise NotFound()
+        raise NotFound(_("Not found."))
     return deal
 
 
@@ -186,7 +187,7 @@ def deal_pricing(*, viewer: User, deal_id: int) -> DealPricing:
 
 def confirmation_list(*, viewer: User, deal_id: int | None = None, valid_only: bool = False):
     if not (can(viewer, "view", "product")):
-        raise PermissionDenied()
+        raise PermissionDenied(_("You may not do this."))
     queryset = Confirmation.objects.select_related("product", "confirmed_by", "deal")
     visible = _visible_deals(viewer)
     queryset = queryset.filter(Q(deal__isnull=True) | Q(deal__in=visible))
@@ -204,7 +205,7 @@ def quote_get(*, viewer: User, quote_id: int) -> Quote:
         .first()
     )
     if quote is None:
-        raise NotFound()
+        raise NotFound(_("Not found."))
     return quote
 
 
@@ -226,7 +227,7 @@ def margin_report(*, viewer: User, start: date, end: date, by: str = "manager") 
     the weighted discount, the largest first: who kills the margin is on top.
     """
     if not is_decider(viewer) and not (viewer and viewer.role == "finance"):
-        raise PermissionDenied()
+        raise PermissionDenied(_("You may not do this."))
     if by not in MARGIN_GROUPS:
         by = "manager"
     lines = DealLine.objects.filter(
