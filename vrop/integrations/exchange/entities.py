@@ -384,7 +384,8 @@ class EntityLoader:
 
     def reference_errors(
         self, file: str, table: str, column: str, base: str, target_file: str
-    ) -> None:
+    ) -> bool:
+        """Report the rows whose reference is unknown and drop them; whether any were."""
         t = qn(table)
         unresolved = f"{qn(base + '__ref')} IS NOT NULL AND {qn(base)} IS NULL"
         rejected = self.rejected[target_file]
@@ -415,6 +416,7 @@ class EntityLoader:
                 )
         if found:
             self.sql.execute(f"DELETE FROM {t} WHERE {unresolved}")
+        return found
 
     def prepare(self, file: str, table: str) -> None:
         """Fill the derived columns of a staging table, as the services would."""
@@ -570,12 +572,22 @@ class EntityLoader:
                 insert_params.append(sql.param(model_field.get_default()))
             else:
                 raise AssertionError(f"{meta.label}.{name} needs a value on import")
-        created = sql.execute(
+        insert = (
             f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
-            f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line",
-            insert_params,
+            f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line"
         )
-        if created and model in (Deal, Invoice):  # later steps need their pks
+        needs_pks = model in (Deal, Invoice)  # later steps need their pks
+        if needs_pks and sql.is_postgres:
+            # the new pks straight from the insert (ids are unique in staging by now)
+            created = sql.execute(
+                f"WITH new AS ({insert} RETURNING id, external_id) "
+                f"UPDATE {t} SET pk = new.id FROM new WHERE {t}.ext = new.external_id",
+                insert_params,
+            )
+            needs_pks = False
+        else:
+            created = sql.execute(insert, insert_params)
+        if created and needs_pks:
             self.resolve(
                 table,
                 "pk",

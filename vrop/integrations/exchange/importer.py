@@ -121,6 +121,7 @@ class Importer(EntityLoader, DealListLoader):
     # --- the run -------------------------------------------------------------------------
 
     def run(self) -> None:
+        self.sql.tune_session()
         self.sql.create_temp(TOUCHED, [("pk", "bigint")])
         self.sql.create_temp(TOUCHED_INVOICES, [("pk", "bigint")])
         for file in spec.FILES:

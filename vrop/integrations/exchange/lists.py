@@ -36,29 +36,39 @@ class DealListLoader:
         ]
         self.sql.create_temp(table, columns)
         used = {"deal_id": {"app": False, "alt": False}, "product_id": {"app": False, "alt": False}}
+        # Positions are counted here per run of rows of one deal; they are right as they
+        # are when every deal's rows form one run (checked below), as files usually do.
+        runs = {"count": 0, "deal": None, "position": 0}
 
         def rows():
             for line, row, _extra in self.parsed_rows(file, reader, positions, unknown):
+                deal = row["deal_id"]
+                if deal != runs["deal"]:
+                    runs["count"] += 1
+                    runs["deal"], runs["position"] = deal, 0
+                else:
+                    runs["position"] += 1
                 yield [
                     line,
-                    *self._ref_values(row["deal_id"], used["deal_id"]),
+                    *self._ref_values(deal, used["deal_id"]),
                     *self._ref_values(row["product_id"], used["product_id"]),
                     row["qty"],
                     row["price"],
                     row["cost_price"],
                     row["list_price"],
-                    None,
+                    runs["position"],
                 ]
 
         if self.sql.load(table, [name for name, _k in columns], rows()) > 1000:
             self.sql.analyze(table)
         self.staged[file] = table
+        dropped = False
         for column, model, target_file in (
             ("deal_id", Deal, "deals.csv"),
             ("product_id", Product, "products.csv"),
         ):
             self.resolve(table, column, *(column + s for s in REF_SUFFIXES), model, used[column])
-            self.reference_errors(file, table, column, column, target_file)
+            dropped |= self.reference_errors(file, table, column, column, target_file)
         t = qn(table)
         execute = self.sql.execute
         self.sql.index(table, "deal_id", "position")
@@ -71,14 +81,16 @@ class DealListLoader:
               AND ({t}.price IS NULL OR {t}.cost_price IS NULL OR {t}.list_price IS NULL)
             """
         )
-        execute(
-            f"""
-            UPDATE {t} SET position = r.rn FROM (
-                SELECT line AS l, ROW_NUMBER() OVER (PARTITION BY deal_id ORDER BY line) - 1 AS rn
-                FROM {t}
-            ) r WHERE {t}.line = r.l
-            """
-        )
+        if dropped or not self._one_run_per_deal(table, runs["count"]):
+            execute(
+                f"""
+                UPDATE {t} SET position = r.rn FROM (
+                    SELECT line AS l,
+                        ROW_NUMBER() OVER (PARTITION BY deal_id ORDER BY line) - 1 AS rn
+                    FROM {t}
+                ) r WHERE {t}.line = r.l
+                """
+            )
         # probe the real lines from each staged line (an index lookup per line)
         same = (
             f"SELECT s.deal_id, COUNT(*) AS same FROM {t} s WHERE EXISTS ("
@@ -119,38 +131,48 @@ class DealListLoader:
         ]
         self.sql.create_temp(table, columns)
         used = {"app": False, "alt": False}
+        # As for lines: each run of rows of one deal is ordered here (by time, then
+        # line), which is the deal's history when every deal forms one run.
+        runs = {"count": 0}
+
+        def ordered(run):
+            run.sort(key=lambda values: (values[7], values[0]))
+            previous = ""
+            for rn, values in enumerate(run, 1):
+                values[8], values[9] = previous, rn
+                values[10] = 1 if rn == len(run) else 0
+                previous = values[6]
+            return run
 
         def rows():
+            run, deal = [], None
             for line, row, _extra in self.parsed_rows(file, reader, positions, unknown):
-                yield [
-                    line,
-                    *self._ref_values(row["deal_id"], used),
-                    row["stage"],
-                    row["changed_at"],
-                    None,
-                    None,
-                    0,
-                ]
+                if row["deal_id"] != deal:
+                    yield from ordered(run)
+                    runs["count"] += 1
+                    run, deal = [], row["deal_id"]
+                run.append(
+                    [
+                        line,
+                        *self._ref_values(row["deal_id"], used),
+                        row["stage"],
+                        row["changed_at"],
+                        None,
+                        None,
+                        0,
+                    ]
+                )
+            yield from ordered(run)
 
         if self.sql.load(table, [name for name, _k in columns], rows()) > 1000:
             self.sql.analyze(table)
         self.staged[file] = table
         self.resolve(table, "deal_id", *("deal_id" + s for s in REF_SUFFIXES), Deal, used)
-        self.reference_errors(file, table, "deal_id", "deal_id", "deals.csv")
+        dropped = self.reference_errors(file, table, "deal_id", "deal_id", "deals.csv")
         t = qn(table)
         self.sql.index(table, "deal_id", "rn")
-        self.sql.execute(
-            f"""
-            UPDATE {t} SET rn = r.rn, from_stage = r.previous,
-                is_last = CASE WHEN r.rn = r.total THEN 1 ELSE 0 END
-            FROM (
-                SELECT line AS l, ROW_NUMBER() OVER w AS rn,
-                    LAG(stage, 1, '') OVER w AS previous,
-                    COUNT(*) OVER (PARTITION BY deal_id) AS total
-                FROM {t} WINDOW w AS (PARTITION BY deal_id ORDER BY changed_at, line)
-            ) r WHERE {t}.line = r.l
-            """
-        )
+        if dropped or not self._one_run_per_deal(table, runs["count"]):
+            self._order_history(table)
         # The history must end at the deal's stage.
         for line, ref, history, stage in self.sql.fetchall(
             f"""
@@ -229,6 +251,26 @@ class DealListLoader:
         counts.unchanged += self.sql.fetchone(
             f"SELECT COALESCE(SUM(staged), 0) FROM {d} WHERE staged = existing AND same = staged"
         )[0]
+
+    def _one_run_per_deal(self, table: str, runs: int) -> bool:
+        """Whether the rows of each deal came as one run (a deal has one id string)."""
+        distinct = self.sql.fetchone(f"SELECT COUNT(DISTINCT deal_id) FROM {qn(table)}")[0]
+        return distinct == runs
+
+    def _order_history(self, table: str) -> None:
+        t = qn(table)
+        self.sql.execute(
+            f"""
+            UPDATE {t} SET rn = r.rn, from_stage = r.previous,
+                is_last = CASE WHEN r.rn = r.total THEN 1 ELSE 0 END
+            FROM (
+                SELECT line AS l, ROW_NUMBER() OVER w AS rn,
+                    LAG(stage, 1, '') OVER w AS previous,
+                    COUNT(*) OVER (PARTITION BY deal_id) AS total
+                FROM {t} WINDOW w AS (PARTITION BY deal_id ORDER BY changed_at, line)
+            ) r WHERE {t}.line = r.l
+            """
+        )
 
     @staticmethod
     def _ref_columns(base: str) -> list[tuple[str, str]]:

@@ -86,6 +86,25 @@ class Dialect:
             return str(value)
         return value
 
+    def tune_session(self) -> None:
+        """PostgreSQL: settings for the import's transaction only (``SET LOCAL``).
+
+        The commit does not wait for its WAL flush (a crash right after it may lose the
+        import as a whole, never half of it), sorts and hashes of the merges stay in
+        memory, and temporary tables get enough buffers (possible only before the
+        session's first temporary table, hence the savepoint)."""
+        if not self.is_postgres:
+            return
+        from django.db import DatabaseError, transaction
+
+        self.execute("SET LOCAL synchronous_commit = off")
+        self.execute("SET LOCAL work_mem = '64MB'")
+        try:
+            with transaction.atomic(using=self.connection.alias):
+                self.execute("SET LOCAL temp_buffers = '128MB'")
+        except DatabaseError:
+            pass
+
     # --- statements ----------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence = ()) -> int:
