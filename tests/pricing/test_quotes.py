@@ -62,7 +62,7 @@ def test_issuing_a_quote_sets_the_quote_stage_and_logs_the_activity(manager):
     activity = Activity.objects.get(deal=deal)
     assert (activity.kind, activity.subject, activity.user) == (
         ActivityKind.EMAIL,
-        f"Quote {deal.pk}-1 issued",
+        f"Выставлено КП {deal.pk}-1",
         manager,
     )
 

@@ -7,3 +7,6 @@ class PricingConfig(AppConfig):
 
     def ready(self) -> None:
         from vrop.pricing import checks  # noqa: F401  (registers the rules)
+        from vrop.pricing.notify import register
+
+        register()
