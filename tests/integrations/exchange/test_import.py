@@ -339,3 +339,65 @@ def test_an_app_object_exported_as_vrop_id_is_found_again(tmp_path):
     assert (app_deal.source, app_deal.external_id, app_deal.amount) == ("", "", Decimal("777.00"))
     assert (manager.source, manager.external_id, manager.last_name) == ("", "", "Орлов")
     assert Deal.objects.count() == 1
+
+
+def test_paid_on_is_when_the_running_total_reached_the_amount_for_good(basic_copy):
+    (basic_copy / "payments.csv").write_text(
+        "id,invoice_id,paid_on,amount\n"
+        "pay1,i1,2026-11-01,300000.00\n"
+        "pay3,i1,2026-11-06,-50000.00\n"
+        "pay2,i1,2026-11-05,245000.00\n"
+        "pay4,i1,2026-11-08,50000.00\n",
+        encoding="utf-8",
+    )
+
+    report = import_path(basic_copy)
+
+    assert report.ok, report.render()
+    invoice = Invoice.objects.get(external_id="i1")
+    # covered on 11-05, short again after the refund on 11-06, covered for good on 11-08
+    assert (invoice.paid_amount, invoice.paid_on) == (Decimal("545000.00"), dt.date(2026, 11, 8))
+
+
+def test_lines_and_history_in_any_row_order_are_the_same_lists(basic_copy):
+    assert import_path(BASIC).ok
+    before = {
+        "lines": list(DealLine.objects.order_by("deal_id", "position").values_list(
+            "deal__external_id", "position", "product__external_id", "qty")),
+        "history": sorted(StageChange.objects.values_list(
+            "deal__external_id", "from_stage", "stage", "changed_at")),
+    }  # fmt: skip
+    (basic_copy / "deal_lines.csv").write_text(
+        "deal_id,product_id,qty,price,cost_price,list_price\n"
+        "d1,p1,2.500,55000.00,50000.00,56000.00\n"
+        "d2,p1,10.000,54500.00,50000.00,56000.00\n"
+        "d1,p2,1.000,67500.00,61000.00,67500.00\n",
+        encoding="utf-8",
+    )
+    (basic_copy / "stage_changes.csv").write_text(
+        "deal_id,stage,changed_at\n"
+        "d2,won,2026-10-23T16:40:00+03:00\n"
+        "d1,quote,2026-11-03T15:00:00+03:00\n"
+        "d2,lead,2026-10-20T09:00:00+03:00\n"
+        "d1,lead,2026-11-02T10:15:00+03:00\n"
+        "d3,lost,2026-11-11T10:00:00+03:00\n"
+        "d2,quote,2026-10-21T11:00:00+03:00\n"
+        "d1,contact,2026-11-02T10:25:00+03:00\n"
+        "d3,lead,2026-11-10T12:30:00+03:00\n"
+        "d4,lead,2026-11-20\n",
+        encoding="utf-8",
+    )
+
+    report = import_path(basic_copy)
+
+    assert report.ok, report.render()
+    lines, history = report.counts["deal_lines.csv"], report.counts["stage_changes.csv"]
+    assert (lines.created, lines.deleted, lines.unchanged) == (0, 0, 3)
+    assert (history.created, history.deleted, history.unchanged) == (0, 0, 9)
+    after = {
+        "lines": list(DealLine.objects.order_by("deal_id", "position").values_list(
+            "deal__external_id", "position", "product__external_id", "qty")),
+        "history": sorted(StageChange.objects.values_list(
+            "deal__external_id", "from_stage", "stage", "changed_at")),
+    }  # fmt: skip
+    assert after == before

@@ -144,51 +144,40 @@ def deal_fields(sql: Dialect, deals: str) -> int:
 
 
 def invoice_payments(sql: Dialect, invoices: str, now: datetime) -> int:
-    """``paid_amount`` and ``paid_on`` of the invoices in staging ``invoices`` (``pk``)."""
-    runs = "exch_payment_runs"
-    sql.create_temp(
-        runs,
-        [
-            ("payment_id", "bigint"),
-            ("invoice_id", "bigint"),
-            ("rn", "bigint"),
-            ("paid_on", "date"),
-            ("covered", "integer"),
-        ],
-    )
-    sql.execute(
-        f"""
-        INSERT INTO {qn(runs)} (payment_id, invoice_id, rn, paid_on, covered)
-        SELECT r.id, r.invoice_id, r.rn, r.paid_on,
-            CASE WHEN ROUND(r.running, 2) >= i.amount THEN 1 ELSE 0 END
-        FROM (
-            SELECT id, invoice_id, paid_on,
-                SUM(amount) OVER w AS running, ROW_NUMBER() OVER w AS rn
-            FROM {PAYMENT} WHERE invoice_id IN (SELECT pk FROM {qn(invoices)})
-            WINDOW w AS (PARTITION BY invoice_id ORDER BY paid_on, id
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        ) r JOIN {INVOICE} i ON i.id = r.invoice_id
-        """
-    )
-    sql.index(runs, "invoice_id", "rn")
-    sql.analyze(runs)
-    paid_amount = (
-        f"COALESCE((SELECT ROUND(SUM(p.amount), 2) FROM {PAYMENT} p "
-        f"WHERE p.invoice_id = {INVOICE}.id), 0)"
-    )
-    last_uncovered = (
-        f"COALESCE((SELECT MAX(u.rn) FROM {qn(runs)} u "
-        f"WHERE u.invoice_id = {INVOICE}.id AND u.covered = 0), 0)"
-    )
-    paid_on = (
-        f"(SELECT r.paid_on FROM {qn(runs)} r WHERE r.invoice_id = {INVOICE}.id "
-        f"AND r.rn = {last_uncovered} + 1 AND r.covered = 1)"
-    )
+    """``paid_amount`` and ``paid_on`` of the invoices in staging ``invoices`` (``pk``).
+
+    One ``UPDATE … FROM`` over one aggregate: the payments of each invoice in order (by
+    date, then entry) with their running total; the last payment after which the total
+    was still short of the amount; ``paid_on`` is the date of the payment after it (every
+    later one keeps the invoice covered, so it is the earliest date among them)."""
+    touched = qn(invoices)
     return sql.execute(
         f"""
-        UPDATE {INVOICE} SET paid_amount = {paid_amount}, paid_on = {paid_on}, updated_at = %s
-        WHERE id IN (SELECT pk FROM {qn(invoices)}) AND (
-            {sql.distinct("paid_amount", paid_amount)} OR {sql.distinct("paid_on", paid_on)}
+        UPDATE {INVOICE} SET paid_amount = x.paid_amount, paid_on = x.paid_on, updated_at = %s
+        FROM (
+            SELECT t.pk AS id, COALESCE(a.paid, 0) AS paid_amount, a.paid_on AS paid_on
+            FROM {touched} t LEFT JOIN (
+                SELECT invoice_id, ROUND(SUM(amount), 2) AS paid,
+                    MIN(CASE WHEN rn > last_short THEN paid_on END) AS paid_on
+                FROM (
+                    SELECT invoice_id, amount, paid_on, rn,
+                        MAX(CASE WHEN covered = 0 THEN rn ELSE 0 END)
+                            OVER (PARTITION BY invoice_id) AS last_short
+                    FROM (
+                        SELECT p.invoice_id, p.amount, p.paid_on, ROW_NUMBER() OVER w AS rn,
+                            CASE WHEN ROUND(SUM(p.amount) OVER w, 2) >= i.amount
+                                THEN 1 ELSE 0 END AS covered
+                        FROM {PAYMENT} p JOIN {INVOICE} i ON i.id = p.invoice_id
+                        WHERE p.invoice_id IN (SELECT pk FROM {touched})
+                        WINDOW w AS (PARTITION BY p.invoice_id ORDER BY p.paid_on, p.id
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                    ) r
+                ) r2 GROUP BY invoice_id
+            ) a ON a.invoice_id = t.pk
+        ) x
+        WHERE {INVOICE}.id = x.id AND (
+            {sql.distinct(f"{INVOICE}.paid_amount", "x.paid_amount")}
+            OR {sql.distinct(f"{INVOICE}.paid_on", "x.paid_on")}
         )
         """,
         [sql.param(now)],
