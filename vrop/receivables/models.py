@@ -89,7 +89,6 @@ class Invoice(ExternalRecord, TimeStampedModel):
                 condition=Q(paid_on__isnull=True),
                 name="invoice_unpaid_due_idx",
             ),
-            models.Index(fields=["paid_on", "issued_on"], name="invoice_paid_issued_idx"),
         ]
 
     def __str__(self) -> str:

@@ -24,6 +24,7 @@ from vrop.core.money import format_money, to_decimal
 from vrop.core.rulebook import ENFORCE, FLAG
 from vrop.crm.choices import CreditStatus
 from vrop.crm.models import Deal
+from vrop.receivables import bulk
 from vrop.receivables.models import Invoice, Payment, Shipment
 from vrop.receivables.rules import due_date_for
 
@@ -296,17 +297,17 @@ def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
 
 def invoices_apply_payments(*, invoice_ids) -> int:
     """``invoice_apply_payments`` for many invoices: one read of their payments and one
-    bulk update per thousand invoices (the caller holds their row locks)."""
+    write per thousand invoices (the caller holds their row locks)."""
     invoice_ids = sorted(set(invoice_ids))
     changed = 0
     now = timezone.now()
     for start in range(0, len(invoice_ids), 1000):
         chunk = invoice_ids[start : start + 1000]
         invoices = {
-            invoice.pk: invoice
-            for invoice in Invoice.objects.filter(pk__in=chunk).only(
-                "pk", "amount", "issued_on", "paid_amount", "paid_on"
-            )
+            pk: (amount, issued_on, paid_amount, paid_on)
+            for pk, amount, issued_on, paid_amount, paid_on in Invoice.objects.filter(
+                pk__in=chunk
+            ).values_list("pk", "amount", "issued_on", "paid_amount", "paid_on")
         }
         by_invoice: dict[int, list] = {pk: [] for pk in invoices}
         for invoice_id, pay_date, part in (
@@ -316,28 +317,30 @@ def invoices_apply_payments(*, invoice_ids) -> int:
         ):
             by_invoice[invoice_id].append((pay_date, part))
         updated = []
-        for pk, invoice in invoices.items():
-            running, paid_on = _paid_state(invoice.amount, invoice.issued_on, by_invoice[pk])
-            if (running, paid_on) != (invoice.paid_amount, invoice.paid_on):
-                invoice.paid_amount, invoice.paid_on, invoice.updated_at = running, paid_on, now
-                updated.append(invoice)
+        for pk, (amount, issued_on, paid_amount, paid_on) in invoices.items():
+            state = _paid_state(amount, issued_on, by_invoice[pk])
+            if state != (paid_amount, paid_on):
+                updated.append((pk, *state))
         _invoices_write_paid(updated, now)
         changed += len(updated)
     return changed
 
 
-def _invoices_write_paid(invoices: list[Invoice], now) -> None:
-    """Write paid_amount and paid_on of many invoices: one UPDATE … FROM (VALUES …) on
+def _invoices_write_paid(updated: list[tuple], now) -> None:
+    """Write (pk, paid_amount, paid_on) of many invoices: one UPDATE … FROM (VALUES …) on
     PostgreSQL (a bulk_update's CASE over a thousand rows is slow there)."""
-    if not invoices:
+    if not updated:
         return
     if connection.vendor != "postgresql":
-        Invoice.objects.bulk_update(invoices, ["paid_amount", "paid_on", "updated_at"])
+        for pk, paid_amount, paid_on in updated:
+            Invoice.objects.filter(pk=pk).update(
+                paid_amount=paid_amount, paid_on=paid_on, updated_at=now
+            )
         return
-    values = ", ".join(["(%s::bigint, %s::numeric, %s::date)"] * len(invoices))
+    values = ", ".join(["(%s::bigint, %s::numeric, %s::date)"] * len(updated))
     params = [now]
-    for invoice in invoices:
-        params += [invoice.pk, invoice.paid_amount, invoice.paid_on]
+    for row in updated:
+        params += list(row)
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE receivables_invoice AS i SET paid_amount = v.paid_amount, "
@@ -366,7 +369,7 @@ def payments_record_bulk(*, actor: User | None, payments: list[Payment]) -> list
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    Payment.objects.bulk_create(payments, batch_size=1000)
+    bulk.insert(Payment, payments)
     invoices_apply_payments(invoice_ids=invoice_ids)
     return payments
 

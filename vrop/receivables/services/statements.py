@@ -12,6 +12,7 @@ and ``payment_import_row_ignore`` sets it aside.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.db import transaction
@@ -24,6 +25,7 @@ from vrop.accounts.visibility import can
 from vrop.core.errors import PermissionDenied, ValidationError
 from vrop.core.policy import company_settings
 from vrop.crm.models import Client
+from vrop.receivables import bulk
 from vrop.receivables.choices import RowStatus
 from vrop.receivables.models import Invoice, Payment, PaymentImport, PaymentImportRow
 from vrop.receivables.services.documents import payment_allocate, payments_record_bulk
@@ -44,6 +46,7 @@ def _require(actor: User | None) -> None:
         raise PermissionDenied(_("Only finance, the head of sales or the owner record payments."))
 
 
+NOT_A_NUMBER = re.compile(r"\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d+[.,]\d{2}|\d+%")
 LATIN_TO_CYRILLIC = str.maketrans("ABEKMHOPCTYX", "АВЕКМНОРСТУХ")
 CYRILLIC_TO_LATIN = str.maketrans("АВЕКМНОРСТУХ", "ABEKMHOPCTYX")
 
@@ -54,7 +57,7 @@ def _number_forms(purpose: str) -> set[str]:
     forms: set[str] = set()
     for token in purpose.replace("№", " ").split():
         token = token.strip(".,;:()\"'«»")
-        if any(ch.isdigit() for ch in token):
+        if any(ch.isdigit() for ch in token) and not NOT_A_NUMBER.fullmatch(token):
             upper = token.upper()
             forms.update(
                 {
@@ -237,7 +240,7 @@ def payment_import_load(
                     "amount": str(payment.amount),
                 }
             )
-        PaymentImportRow.objects.bulk_create(records, batch_size=1000)
+        bulk.insert(PaymentImportRow, records)
         batch.rows_total = len(rows)
         batch.rows_applied = counts[RowStatus.APPLIED]
         batch.rows_to_confirm = counts[RowStatus.SUGGESTED]
