@@ -167,6 +167,29 @@ def test_a_manager_may_not_set_credit_terms_as_in_the_client_form(api, manager):
     assert client.payment_terms_days == 0
 
 
+def test_a_manager_may_not_give_a_client_to_someone_else(api, manager, other_manager):
+    client = ClientFactory(manager=manager)
+
+    created = api(manager).post("/clients", {"name": "ООО «Чужое»", "manager_id": other_manager.pk})
+    changed = api(manager).patch(f"/clients/{client.pk}", {"manager_id": None})
+    kept = api(manager).patch(f"/clients/{client.pk}", {"manager_id": manager.pk})
+
+    assert (created.status_code, changed.status_code, kept.status_code) == (403, 403, 200)
+    assert Client.objects.count() == 1
+    client.refresh_from_db()
+    assert client.manager == manager
+
+
+def test_the_head_reassigns_a_client(api, head, manager, other_manager):
+    client = ClientFactory(manager=manager)
+
+    response = api(head).patch(f"/clients/{client.pk}", {"manager_id": other_manager.pk})
+
+    assert response.status_code == 200
+    client.refresh_from_db()
+    assert client.manager == other_manager
+
+
 def test_finance_may_not_create_clients(api, finance):
     response = api(finance).post("/clients", {"name": "ООО «Касса»"})
 

@@ -79,6 +79,13 @@ def _require_credit(user, sent: set[str]) -> None:
         raise PermissionDenied(_("You may not do this."))
 
 
+def _require_own_manager(user, sent: set[str], manager_id: int | None) -> None:
+    """A manager's clients are their own: only the head and owner assign them to others
+    (the client form has no manager field for a manager)."""
+    if "manager_id" in sent and user.is_manager and manager_id != user.pk:
+        raise PermissionDenied(_("You may not do this."))
+
+
 def _reference(lookup, field: str, **kwargs):
     """An object named in the body: one the caller cannot see is a bad value (422)."""
     try:
@@ -381,6 +388,7 @@ def client_list(
 def client_create(request, payload: ClientIn):
     _require(request.auth, "change", "client")
     _require_credit(request.auth, payload.model_fields_set)
+    _require_own_manager(request.auth, payload.model_fields_set, payload.manager_id)
     fields = payload.model_dump(exclude={"manager_id", "contacts"})
     if payload.manager_id is not None:
         fields["manager"] = _user(payload.manager_id, "manager_id")
@@ -404,6 +412,7 @@ def client_update(request, client_id: Id, payload: ClientPatch):
     _require(request.auth, "change", "client")
     client = selectors.client_get(viewer=request.auth, client_id=client_id)
     _require_credit(request.auth, payload.model_fields_set)
+    _require_own_manager(request.auth, payload.model_fields_set, payload.manager_id)
     fields = payload.model_dump(exclude_unset=True, exclude={"manager_id"})
     if "manager_id" in payload.model_fields_set:
         fields["manager"] = _user(payload.manager_id, "manager_id")
