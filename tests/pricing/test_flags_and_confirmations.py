@@ -1,0 +1,156 @@
+"""Imports flag what enforcement refuses (set-based rules), and supply's confirmations."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+import time_machine
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import (
+    ClientFactory,
+    ConfirmationFactory,
+    DealFactory,
+    DealLineFactory,
+    ProductFactory,
+)
+from vrop.core import rulebook
+from vrop.core.errors import PermissionDenied, ValidationError
+from vrop.crm.choices import Stage
+from vrop.crm.models import Deal
+from vrop.pricing.checks import promise_confirmed_on_save, won_needs_approval
+from vrop.pricing.models import ApprovalRequest, Confirmation
+from vrop.pricing.services import confirmation_create
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+PRICE_CODES = {"approval_required", "promise_unconfirmed"}
+
+
+def codes(result, deal):
+    """The price rules' flags (the next-step rule flags open deals too)."""
+    return sorted(v.code for v in result.get(deal.pk, []) if v.code in PRICE_CODES)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_bulk_flags_match_the_per_deal_rules(manager, head):
+    rebar = ProductFactory(list_price=D("56000"), cost_price=D("48000"))
+    fine = DealFactory(client=ClientFactory(manager=manager), stage=Stage.WON)
+    DealLineFactory(deal=fine, product=rebar, price=D("55000"))  # 1.8 % off, margin 12.7 %
+    discounted = DealFactory(client=ClientFactory(manager=manager), stage=Stage.WON)
+    DealLineFactory(deal=discounted, product=rebar, price=D("53200"))  # 5 % off: the head
+    thin = DealFactory(client=ClientFactory(manager=manager), stage=Stage.WON)
+    DealLineFactory(deal=thin, product=rebar, price=D("52000"), cost_price=D("49000"))  # 5.8 %
+    approved = DealFactory(client=ClientFactory(manager=manager), stage=Stage.WON)
+    DealLineFactory(deal=approved, product=rebar, price=D("53200"))
+    ApprovalRequest.objects.create(
+        deal=approved,
+        level="head",
+        lines_fingerprint="x",
+        status="approved",
+        requested_at=NOW,
+        decided_by=head,
+        decided_at=NOW,
+    )
+    open_discounted = DealFactory(client=ClientFactory(manager=manager), stage=Stage.QUOTE)
+    DealLineFactory(deal=open_discounted, product=rebar, price=D("53200"))
+    promised = DealFactory(
+        client=ClientFactory(manager=manager), stage=Stage.QUOTE, promised_date=dt.date(2026, 12, 1)
+    )
+    DealLineFactory(deal=promised, product=rebar, price=D("56000"), qty=D("10"))
+    covered = DealFactory(
+        client=ClientFactory(manager=manager), stage=Stage.WON, promised_date=dt.date(2026, 12, 1)
+    )
+    DealLineFactory(deal=covered, product=rebar, price=D("56000"), qty=D("10"))
+    ConfirmationFactory(
+        deal=covered, product=rebar, qty=D("10"), available_on=dt.date(2026, 11, 30)
+    )
+    deals = Deal.objects.filter(
+        pk__in=[
+            d.pk for d in (fine, discounted, thin, approved, open_discounted, promised, covered)
+        ]
+    )
+
+    bulk = rulebook.evaluate_bulk("deal.save", deals)
+
+    assert codes(bulk, fine) == []
+    assert codes(bulk, discounted) == ["approval_required"]
+    assert codes(bulk, thin) == ["approval_required"]
+    assert codes(bulk, approved) == []  # an approval exists (imports do not compare prices)
+    assert codes(bulk, open_discounted) == []  # not won: the quote and won stages refuse later
+    assert codes(bulk, promised) == ["promise_unconfirmed"]
+    assert codes(bulk, covered) == []
+    for deal in (fine, discounted, thin, open_discounted, promised, covered):
+        single = won_needs_approval(deal, actor=None, context={}) + promise_confirmed_on_save(
+            deal, actor=None, context={}
+        )
+        assert sorted(v.code for v in single) == codes(bulk, deal), deal
+
+
+def test_supply_confirms_stock_and_others_may_not(supply, manager):
+    product = ProductFactory()
+    valid_until = timezone.now() + dt.timedelta(days=2)
+
+    confirmation = confirmation_create(
+        actor=supply,
+        product=product,
+        qty=D("25"),
+        available_on=dt.date(2026, 12, 1),
+        valid_until=valid_until,
+        source="supplier",
+        supplier="ООО «Северсталь-Дистрибуция»",
+    )
+
+    assert (confirmation.confirmed_by, confirmation.qty, confirmation.source) == (
+        supply,
+        D("25"),
+        "supplier",
+    )
+    with pytest.raises(PermissionDenied):
+        confirmation_create(
+            actor=manager,
+            product=product,
+            qty=D("1"),
+            available_on=dt.date(2026, 12, 1),
+            valid_until=valid_until,
+        )
+    with pytest.raises(ValidationError):
+        confirmation_create(
+            actor=supply,
+            product=product,
+            qty=D("1"),
+            available_on=dt.date(2026, 12, 1),
+            valid_until=timezone.now() - dt.timedelta(seconds=1),
+        )
+    assert Confirmation.objects.count() == 1
+    assert Confirmation.history.count() == 1
+
+
+def test_supply_confirms_in_the_web_ui(supply):
+    product = ProductFactory(name="Труба 57×3,5")
+    browser = Client()
+    browser.force_login(supply)
+
+    response = browser.post(
+        reverse("confirmation-create"),
+        {
+            "product": product.pk,
+            "source": "stock",
+            "qty": "12.5",
+            "available_on": "2030-12-01",
+            "valid_until": "2030-11-30",
+        },
+    )
+
+    assert response.status_code == 302
+    confirmation = Confirmation.objects.get()
+    assert (confirmation.product, confirmation.qty, confirmation.confirmed_by) == (
+        product,
+        D("12.500"),
+        supply,
+    )
