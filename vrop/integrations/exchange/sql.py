@@ -91,8 +91,9 @@ class Dialect:
 
         The commit does not wait for its WAL flush (a crash right after it may lose the
         import as a whole, never half of it), sorts and hashes of the merges stay in
-        memory, and temporary tables get enough buffers (possible only before the
-        session's first temporary table, hence the savepoint)."""
+        memory, and temporary tables get enough buffers: for the session, since it is
+        possible only before the session's first temporary table (hence the savepoint);
+        the buffers are taken only as temporary tables use them."""
         if not self.is_postgres:
             return
         from django.db import DatabaseError, transaction
@@ -101,7 +102,7 @@ class Dialect:
         self.execute("SET LOCAL work_mem = '64MB'")
         try:
             with transaction.atomic(using=self.connection.alias):
-                self.execute("SET LOCAL temp_buffers = '128MB'")
+                self.execute("SET temp_buffers = '128MB'")
         except DatabaseError:
             pass
 
