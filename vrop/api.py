@@ -15,7 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from vrop.accounts.services import api_token_authenticate
-from vrop.core.errors import ServiceError
+from vrop.core.errors import INVALID_REQUEST, ServiceError
 
 # discipline before crm: its fixed paths (/deals/stalled) must match before /deals/{deal_id}.
 APPS_WITH_API = [
@@ -75,9 +75,7 @@ def service_error(request, exc: ServiceError):
 
 @api.exception_handler(NinjaValidationError)
 def validation_error(request, exc: NinjaValidationError):
-    from django.utils.translation import gettext as _
-
-    body = {"detail": _("The request is not valid."), "code": "invalid", "errors": exc.errors}
+    body = {"detail": str(INVALID_REQUEST), "code": "invalid", "errors": exc.errors}
     # The first bad value's field, as services name it ("lines.0.qty"), for forms and scripts.
     location = [str(part) for part in (exc.errors[0].get("loc", ()) if exc.errors else ())]
     field = ".".join(location[2:] if location[:1] == ["body"] else location[1:])

@@ -16,13 +16,21 @@ pytestmark = pytest.mark.django_db
 
 def test_task_runs_immediately_in_tests():
     deal = DealFactory()
-    DealLineFactory(deal=deal, qty=Decimal("2"), price=Decimal("100"), cost_price=Decimal("90"),
-                    list_price=Decimal("110"))
+    DealLineFactory(
+        deal=deal,
+        qty=Decimal("2"),
+        price=Decimal("100"),
+        cost_price=Decimal("90"),
+        list_price=Decimal("110"),
+    )
     result = deal_refresh_task(deal.pk)
     assert result.get()["amount"] == "200.00"
     deal.refresh_from_db()
     assert (deal.amount, deal.cost_amount, deal.list_amount) == (
-        Decimal("200.00"), Decimal("180.00"), Decimal("220.00"))
+        Decimal("200.00"),
+        Decimal("180.00"),
+        Decimal("220.00"),
+    )
 
 
 def test_task_round_trips_through_redis(redis_url):
@@ -32,8 +40,13 @@ def test_task_round_trips_through_redis(redis_url):
     deal = DealFactory()
     due = timezone.now() + dt.timedelta(days=2)
     TaskFactory(deal=deal, due_at=due)
-    DealLineFactory(deal=deal, qty=Decimal("3"), price=Decimal("10"), cost_price=Decimal("7"),
-                    list_price=Decimal("10"))
+    DealLineFactory(
+        deal=deal,
+        qty=Decimal("3"),
+        price=Decimal("10"),
+        cost_price=Decimal("7"),
+        list_price=Decimal("10"),
+    )
 
     pending = task(deal.pk)
     assert queue.pending_count() == 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy
+
 
 class ServiceError(Exception):
     """A refused action: nothing was changed, and ``message`` says why."""
@@ -58,3 +60,7 @@ class PermissionDenied(ServiceError):
 class NotFound(ServiceError):
     code = "not_found"
     status = 404
+
+
+# The message of a request the API cannot parse (shown with the field errors).
+INVALID_REQUEST = gettext_lazy("The request is not valid.")
