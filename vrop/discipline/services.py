@@ -38,6 +38,7 @@ PAST_TOLERANCE = timedelta(minutes=5)
 SLA_ALERT_WINDOW = timedelta(days=7)
 MAX_SNOOZE_DAYS = 180
 NUDGE_LOCK = 73_100_301  # pg_advisory_xact_lock key serialising the nudge step
+ANALYZE_AFTER = 1000  # alerts opened in one sweep after which PostgreSQL re-reads statistics
 
 
 # --- the sweep --------------------------------------------------------------------------
@@ -205,6 +206,12 @@ def sweep(
             result.resolved[kind] = _resolve_alerts(
                 kind, waiting, target="request", ids=request_ids, at=at
             )
+        connection = connections[Alert.objects.db]
+        if connection.vendor == "postgresql" and sum(result.opened.values()) >= ANALYZE_AFTER:
+            # Fresh statistics, or the planner takes the grown table for empty and the next
+            # sweep's anti-join with the open alerts goes quadratic.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(Alert._meta.db_table)}")
         touched = Alert.objects.all()
         if not full:
             condition = Q(pk__in=[])
@@ -215,7 +222,6 @@ def sweep(
             touched = touched.filter(condition)
         _sync_managers(touched.filter(resolved_at__isnull=True))
         result.escalated = _escalate(touched, at, working_time)
-        connection = connections[Alert.objects.db]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [NUDGE_LOCK])
