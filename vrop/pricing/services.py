@@ -46,19 +46,20 @@ def policy_current() -> Policy:
 
 
 def deal_priced_lines(deal: Deal) -> list[PricedLine]:
+    rows = deal.lines.order_by("position", "id").values_list(
+        "product__name", "product__category", "qty", "price", "cost_price", "list_price"
+    )
     return [
         PricedLine(
             position=index,
-            product=line.product.name,
-            category=line.product.category,
-            qty=line.qty,
-            price=line.price,
-            cost_price=line.cost_price,
-            list_price=line.list_price,
+            product=name,
+            category=category,
+            qty=qty,
+            price=price,
+            cost_price=cost_price,
+            list_price=list_price,
         )
-        for index, line in enumerate(
-            deal.lines.select_related("product").order_by("position", "id")
-        )
+        for index, (name, category, qty, price, cost_price, list_price) in enumerate(rows)
     ]
 
 
