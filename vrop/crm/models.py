@@ -209,6 +209,7 @@ class Deal(ExternalRecord, TimeStampedModel):
             models.Index(fields=["stage", "next_step_at"]),
             models.Index(fields=["client", "stage"]),
             models.Index(fields=["stage", "-amount"]),
+            models.Index(fields=["stage", "-received_at"], name="deal_stage_received_idx"),
         ]
 
     def __str__(self) -> str:
@@ -360,6 +361,12 @@ class Task(ExternalRecord, TimeStampedModel):
         indexes = [
             models.Index(fields=["manager", "done_at", "due_at"]),
             models.Index(fields=["deal", "done_at"]),
+            # Open tasks by due date: overdue counts on the board and Today read only these.
+            models.Index(
+                fields=["due_at", "manager"],
+                condition=Q(done_at__isnull=True),
+                name="task_open_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
