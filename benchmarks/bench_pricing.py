@@ -26,6 +26,16 @@ from django.utils import timezone
 
 MARKER = "bench_pricing"
 MANAGERS = 20
+# The deals' denormalised totals, as ``crm.services.deal_recalculate`` keeps them.
+TOTALS_SQL = """
+UPDATE crm_deal SET amount = t.amount, cost_amount = t.cost, list_amount = t.listed,
+    volume = t.volume
+FROM (SELECT l.deal_id, SUM(l.qty * l.price) AS amount, SUM(l.qty * l.cost_price) AS cost,
+             SUM(l.qty * l.list_price) AS listed, SUM(l.qty) AS volume
+      FROM crm_dealline l JOIN crm_deal d ON d.id = l.deal_id
+      WHERE d.source = '{marker}' GROUP BY l.deal_id) AS t
+WHERE crm_deal.id = t.deal_id
+"""
 
 
 def _p95(values: list[float]) -> float:
@@ -147,6 +157,7 @@ def _load(deals: int) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(deal_sql)
         cursor.execute(line_sql)
+        cursor.execute(TOTALS_SQL.format(marker=MARKER))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(

@@ -18,6 +18,7 @@ from tests.factories import (
 from vrop.accounts.models import User
 from vrop.accounts.services import api_token_create
 from vrop.crm.choices import Stage
+from vrop.crm.services import deal_recalculate
 from vrop.pricing.selectors import margin_report
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def won(manager, lines, closed_at=CLOSED, stage=Stage.WON):
     deal = DealFactory(client=ClientFactory(manager=manager), stage=stage, closed_at=closed_at)
     for product, qty, price in lines:
         DealLineFactory(deal=deal, product=product, qty=D(qty), price=D(price))
-    return deal
+    return deal_recalculate(deal)
 
 
 def test_weighted_discount_margin_and_order_by_manager(head):

@@ -211,53 +211,77 @@ def quote_get(*, viewer: User, quote_id: int) -> Quote:
 
 # --- "who kills the margin" -------------------------------------------------------------
 
-MARGIN_GROUPS = {
-    "manager": ("deal__manager_id", "deal__manager__first_name", "deal__manager__last_name"),
-    "category": ("product__category",),
-    "client": ("deal__client_id", "deal__client__name"),
-}
+MARGIN_GROUPS = ("manager", "category", "client")
 
 
 def margin_report(*, viewer: User, start: date, end: date, by: str = "manager") -> list[dict]:
     """Won deals closed in [start, end], grouped by manager, category or client.
 
-    Per group: revenue (Σ qty·price), gross profit (Σ qty·(price − cost)), margin %, the
-    weighted discount Σ(list − price)·qty / Σ list·qty × 100, the money given away in
-    discounts, the number of deals and the approvals requested for them. Sorted by
-    the weighted discount, the largest first: who kills the margin is on top.
+    Per group: revenue, gross profit, margin %, the weighted discount
+    Σ(list − price)·qty / Σ list·qty × 100 and the money given away in discounts, the
+    number of deals and the approvals requested for them (not superseded). Sorted by the
+    weighted discount, the largest first: who kills the margin is on top.
+
+    By manager and by client the sums come from the deals' totals (``amount``,
+    ``cost_amount``, ``list_amount``: kept equal to the sums over the lines by every line
+    write), one row per deal instead of three or more per deal; the discount counts only
+    deals with a list amount (a deal imported without lines has none). By category the
+    sums are over the lines, as a deal may mix categories.
     """
     if not is_decider(viewer) and not (viewer and viewer.role == "finance"):
         raise PermissionDenied(_("You may not do this."))
     if by not in MARGIN_GROUPS:
         by = "manager"
     since, until = _day_bounds(start, end)
-    lines = DealLine.objects.filter(
-        deal__stage=Stage.WON, deal__closed_at__gte=since, deal__closed_at__lt=until
-    )
-    if visibility_filter(viewer, "deal") != Q():  # a narrower view than all deals
-        lines = lines.filter(deal__in=_visible_deals(viewer))
-    amount = ExpressionWrapper(F("qty") * F("price"), output_field=MONEY_FIELD)
-    cost = ExpressionWrapper(F("qty") * F("cost_price"), output_field=MONEY_FIELD)
-    listed = ExpressionWrapper(F("qty") * F("list_price"), output_field=MONEY_FIELD)
     zero = Value(Decimal("0"), output_field=MONEY_FIELD)
-    rows = (
-        lines.values(*MARGIN_GROUPS[by])
-        .annotate(
-            revenue=Coalesce(Sum(amount), zero),
-            cost=Coalesce(Sum(cost), zero),
-            list_amount=Coalesce(Sum(listed), zero),
-            deals=Count("deal_id", distinct=True),
+    narrower = visibility_filter(viewer, "deal") != Q()  # a narrower view than all deals
+    if by == "category":
+        lines = DealLine.objects.filter(
+            deal__stage=Stage.WON, deal__closed_at__gte=since, deal__closed_at__lt=until
         )
-        .order_by()
-    )
+        if narrower:
+            lines = lines.filter(deal__in=_visible_deals(viewer))
+        amount = ExpressionWrapper(F("qty") * F("price"), output_field=MONEY_FIELD)
+        cost = ExpressionWrapper(F("qty") * F("cost_price"), output_field=MONEY_FIELD)
+        listed = ExpressionWrapper(F("qty") * F("list_price"), output_field=MONEY_FIELD)
+        rows = (
+            lines.values("product__category")
+            .annotate(
+                revenue=Coalesce(Sum(amount), zero),
+                cost=Coalesce(Sum(cost), zero),
+                listed_total=Coalesce(Sum(listed), zero),
+                discounted_revenue=Coalesce(Sum(amount, filter=Q(list_price__gt=0)), zero),
+                deals=Count("deal_id", distinct=True),
+            )
+            .order_by()
+        )
+    else:
+        deals = Deal.objects.filter(stage=Stage.WON, closed_at__gte=since, closed_at__lt=until)
+        if narrower:
+            deals = deals.filter(pk__in=_visible_deals(viewer))
+        key = "manager_id" if by == "manager" else "client_id"
+        rows = (
+            deals.values(key)
+            .annotate(
+                revenue=Coalesce(Sum("amount"), zero),
+                cost=Coalesce(Sum("cost_amount"), zero),
+                listed_total=Coalesce(Sum("list_amount", filter=Q(list_amount__gt=0)), zero),
+                discounted_revenue=Coalesce(Sum("amount", filter=Q(list_amount__gt=0)), zero),
+                deals=Count("id"),
+            )
+            .order_by()
+        )
+    rows = list(rows)
+    names = _group_names(by, rows)
     result = []
     for row in rows:
-        revenue, cost_sum, list_sum = row["revenue"], row["cost"], row["list_amount"]
-        given = list_sum - revenue
+        revenue, cost_sum, list_sum = row["revenue"], row["cost"], row["listed_total"]
+        given = list_sum - row["discounted_revenue"]
+        group = row[MARGIN_KEYS[by]]
         result.append(
             {
-                "key": row[MARGIN_GROUPS[by][0]],
-                "name": _group_name(by, row),
+                "key": group,
+                "name": names.get(group) or "—",
                 "revenue": revenue.quantize(Decimal("0.01")),
                 "gross_profit": (revenue - cost_sum).quantize(Decimal("0.01")),
                 "margin_pct": _q((revenue - cost_sum) / revenue * 100) if revenue else None,
@@ -273,6 +297,20 @@ def margin_report(*, viewer: User, start: date, end: date, by: str = "manager") 
     return result
 
 
+MARGIN_KEYS = {"manager": "manager_id", "client": "client_id", "category": "product__category"}
+
+
+def _group_names(by: str, rows: list[dict]) -> dict:
+    keys = [row[MARGIN_KEYS[by]] for row in rows]
+    if by == "category":
+        return {key: key for key in keys}
+    if by == "manager":
+        return {user.pk: str(user) for user in User.objects.filter(pk__in=keys)}
+    from vrop.crm.models import Client
+
+    return dict(Client.objects.filter(pk__in=keys).values_list("pk", "name"))
+
+
 def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in the current time zone: a range on the
     indexed moment instead of a per-row date conversion."""
@@ -280,15 +318,6 @@ def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     since = datetime.combine(start, time.min, tzinfo=zone)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
     return since, until
-
-
-def _group_name(by: str, row: dict) -> str:
-    if by == "manager":
-        name = f"{row['deal__manager__first_name']} {row['deal__manager__last_name']}".strip()
-        return name or "—"
-    if by == "client":
-        return row["deal__client__name"] or "—"
-    return row["product__category"] or "—"
 
 
 def _add_approval_counts(rows: list[dict], *, by: str, viewer, start: date, end: date) -> None:
