@@ -154,3 +154,62 @@ def test_supply_confirms_in_the_web_ui(supply):
         D("12.500"),
         supply,
     )
+
+
+def test_the_manager_asks_supply_from_the_deal_page(manager, supply):
+    from vrop.crm.services import LineInput, deal_create, deal_update
+    from vrop.notifications.models import OutboxMessage
+
+    deal = deal_create(
+        actor=manager,
+        client=ClientFactory(manager=manager),
+        lines=[LineInput(product=ProductFactory(name="Труба 57×3,5"), qty=D("4"))],
+        next_step_title="Уточнить срок",
+        next_step_due_at=timezone.now() + dt.timedelta(days=1),
+    )
+    browser = Client()
+    browser.force_login(manager)
+    refused = browser.post(reverse("confirmation-request", args=[deal.pk]))
+    assert refused.status_code == 302
+    assert OutboxMessage.objects.filter(user=supply).count() == 0
+
+    deal_update(actor=manager, deal=deal, promised_date=dt.date(2030, 1, 15))
+    browser.post(reverse("confirmation-request", args=[deal.pk]))
+
+    message = OutboxMessage.objects.get(user=supply, channel="inapp")
+    assert "15.01.2030" in message.text and "Труба 57×3,5: 4" in message.text
+
+
+def test_a_background_task_cannot_win_an_unapproved_deal(manager):
+    """A huey task runs the same service in enforce mode: refused, nothing changed."""
+    from huey.contrib.djhuey import db_task
+
+    from vrop.core.errors import RuleViolation
+    from vrop.crm.models import StageChange
+    from vrop.crm.services import LineInput, deal_create, deal_stage_change
+
+    deal = deal_create(
+        actor=manager,
+        client=ClientFactory(manager=manager),
+        lines=[
+            LineInput(
+                product=ProductFactory(list_price=D("56000"), cost_price=D("48000")),
+                qty=D("10"),
+                price=D("53200"),
+            )
+        ],
+        next_step_title="Согласовать",
+        next_step_due_at=timezone.now() + dt.timedelta(days=1),
+    )
+
+    @db_task()
+    def close_won_task(deal_id: int) -> str:
+        deal_stage_change(actor=manager, deal=Deal.objects.get(pk=deal_id), stage=Stage.WON)
+        return "won"
+
+    with pytest.raises(RuleViolation) as error:
+        close_won_task.call_local(deal.pk)
+
+    assert error.value.code == "approval_required"
+    deal.refresh_from_db()
+    assert (deal.stage, StageChange.objects.filter(deal=deal).count()) == (Stage.LEAD, 1)

@@ -16,6 +16,11 @@ urlpatterns = [
         views.QuoteDownloadView.as_view(),
         name="quote-download",
     ),
+    path(
+        "deals/<int:deal_id>/confirmations/request/",
+        views.ConfirmationRequestView.as_view(),
+        name="confirmation-request",
+    ),
     path("confirmations/new/", views.ConfirmationCreateView.as_view(), name="confirmation-create"),
     path("margin/", views.MarginReportView.as_view(), name="margin-report"),
     path("price-lists/import/", views.PriceListImportView.as_view(), name="price-list-import"),

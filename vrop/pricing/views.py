@@ -110,6 +110,23 @@ class QuoteIssueView(LoginRequiredMixin, View):
         return redirect("deal-detail", deal_id=deal.pk)
 
 
+class ConfirmationRequestView(LoginRequiredMixin, View):
+    """Ask supply (in Telegram and in the app) to confirm the lines of a deal's promise."""
+
+    def post(self, request, deal_id: int):
+        from vrop.pricing.notify import confirmation_request_announce
+
+        if not can(request.user, "change", "deal"):
+            raise PermissionDenied
+        deal = _found(selectors.deal_for_pricing, viewer=request.user, deal_id=deal_id)
+        if deal.promised_date is None:
+            messages.error(request, _("Set the promised delivery date first."))
+        else:
+            told = confirmation_request_announce(deal_id=deal.pk)
+            messages.success(request, _("Supply asked: %(count)s people.") % {"count": told})
+        return redirect("deal-detail", deal_id=deal.pk)
+
+
 class QuoteDownloadView(LoginRequiredMixin, View):
     def get(self, request, quote_id: int, kind: str):
         from vrop.pricing.documents import quote_pdf, quote_xlsx
