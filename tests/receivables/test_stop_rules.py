@@ -424,3 +424,39 @@ def test_invoice_to_a_client_on_prepayment_only_is_due_on_its_date(manager, fina
         amount=D("1000.00"),
     )
     assert invoice.due_on == dt.date(2026, 11, 23)
+
+
+def test_imports_flag_recently_won_deals_of_clients_the_credit_rules_stop(manager, owner):
+    from vrop.core import rulebook
+
+    over = deferral_client(manager, limit="100.00")
+    on_time = deferral_client(manager, limit="1000000.00")
+    recent = DealFactory(
+        client=over,
+        manager=manager,
+        stage=Stage.WON,
+        amount=D("500.00"),
+        stage_changed_at=dt.datetime(2026, 11, 20, tzinfo=MSK),
+    )
+    old = DealFactory(
+        client=over,
+        manager=manager,
+        stage=Stage.WON,
+        amount=D("500.00"),
+        stage_changed_at=dt.datetime(2026, 9, 1, tzinfo=MSK),
+    )
+    fine = DealFactory(client=on_time, manager=manager, stage=Stage.WON, amount=D("500.00"))
+    allowed = DealFactory(client=over, manager=manager, stage=Stage.WON, amount=D("500.00"))
+    credit_override_grant(actor=owner, deal=allowed, reason="Разрешено")
+
+    found = rulebook.evaluate_bulk(
+        "deal.save", Deal.objects.filter(pk__in=[recent.pk, old.pk, fine.pk, allowed.pk])
+    )
+
+    assert {pk: [v.code for v in vs] for pk, vs in found.items()} == {
+        recent.pk: ["credit_over_limit"]
+    }
+    # every other path: saving a won deal is not refused by the credit rules later on
+    from vrop.crm.services import deal_update
+
+    deal_update(actor=manager, deal=recent, title="Новое название")

@@ -6,6 +6,9 @@
   prepayment only, without deferral terms and a limit, with an invoice overdue beyond
   the shipment threshold, or over the limit.
 - "deal.invoice": an invoice may not give more deferral than the client's terms.
+- "deal.save", set-based only: imports and syncs flag the recently won deals of clients
+  the credit rules stop (the per-deal function does nothing: other paths are judged on
+  "deal.won").
 - "client.save": payment terms and the credit limit change only by those who may set
   credit (the CRM's client form is not a back door); their change there is logged in
   the credit history too.
@@ -108,3 +111,71 @@ def credit_fields_guarded(client, *, actor, context) -> list[Violation]:
             _("Only finance, the head of sales or the owner change payment terms and limits."),
         )
     ]
+
+
+IMPORT_WINDOW_DAYS = 30
+
+
+def credit_on_import_bulk(deals) -> dict:
+    """Imports and syncs: the deals won in the last 30 days whose client the credit rules
+    stop now (on stop, overdue beyond the threshold, or over the limit on deferral) are
+    flagged. Older history is not judged against today's credit state."""
+    from datetime import timedelta
+
+    from django.db.models import Exists, OuterRef
+
+    from vrop.crm.choices import Stage
+    from vrop.crm.models import Client
+    from vrop.receivables.choices import OverrideStatus
+    from vrop.receivables.models import CreditOverride, Invoice
+    from vrop.receivables.rules import CreditFacts, won_refusals
+    from vrop.receivables.selectors import credit_policy, exposure_by_client
+
+    since = timezone.now() - timedelta(days=IMPORT_WINDOW_DAYS)
+    overridden = CreditOverride.objects.filter(
+        deal_id=OuterRef("pk"), status=OverrideStatus.GRANTED, deal_amount__gte=OuterRef("amount")
+    )
+    won = list(
+        deals.filter(stage=Stage.WON, client__isnull=False, stage_changed_at__gte=since)
+        .exclude(Exists(overridden))
+        .values_list("pk", "client_id")
+        .iterator(chunk_size=5000)
+    )
+    client_ids = sorted({client_id for _pk, client_id in won})
+    if not client_ids:
+        return {}
+    today = timezone.localdate()
+    policy = credit_policy()
+    parts = exposure_by_client(client_ids)
+    oldest: dict[int, tuple] = {}
+    for client_id, due_on, number in (
+        Invoice.objects.filter(client_id__in=client_ids, due_on__lt=today, paid_on__isnull=True)
+        .order_by("client_id", "due_on", "id")
+        .values_list("client_id", "due_on", "number")
+    ):
+        oldest.setdefault(client_id, (due_on, number))
+    refusals: dict[int, list[Violation]] = {}
+    for client in Client.objects.filter(pk__in=client_ids):
+        part = parts[client.pk]
+        due, number = oldest.get(client.pk, (None, ""))
+        facts = CreditFacts(
+            client_name=client.name,
+            payment_terms_days=client.payment_terms_days,
+            credit_limit=client.credit_limit,
+            credit_status=client.credit_status,
+            credit_status_reason=client.credit_status_reason,
+            exposure=part["unpaid"] + part["won_not_invoiced"] - part["advances"],
+            oldest_overdue_days=(today - due).days if due else 0,
+            oldest_overdue_number=number,
+        )
+        found = won_refusals(facts, policy)
+        if found:
+            refusals[client.pk] = found
+    return {pk: refusals[client_id] for pk, client_id in won if client_id in refusals}
+
+
+@rule("deal.save", bulk=credit_on_import_bulk)
+def credit_on_import(deal, *, actor, context) -> list[Violation]:
+    """Only the set-based variant does anything (imports flag); every other path is judged
+    when the deal is won, by ``credit_on_won``."""
+    return []
