@@ -13,6 +13,7 @@ worker can be killed meanwhile), "drop" (close the connection without an answer)
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -21,7 +22,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 TOKEN = "123456:TEST-token"
-PORTS = range(18100, 18200)
+
+
+def _worker_ports() -> range:
+    """Each pytest-xdist worker gets its own slice of 18100-18199, so a port one worker's
+    fake Telegram frees while "down" is never taken by another worker's server."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    start = 18100 + (index % 4) * 25
+    return range(start, start + 25)
+
+
+PORTS = _worker_ports()
 
 
 @dataclass

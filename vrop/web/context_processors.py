@@ -16,6 +16,7 @@ NAVIGATION = [
     ("client-list", _("Clients"), ("owner", "head", "manager", "finance")),
     ("product-list", _("Products"), ()),
     ("approval-list", _("Approvals"), ("head", "owner")),
+    ("margin-report", _("Margin"), ("head", "owner")),
     ("receivables", _("Receivables"), ("owner", "head", "finance", "manager")),
     ("head-dashboard", _("Numbers"), ("head", "owner")),
     ("report-list", _("Reports"), ("head", "owner", "finance")),

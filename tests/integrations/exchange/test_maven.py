@@ -77,10 +77,36 @@ def test_maven_won_amounts_per_agent_and_month_match_the_source(maven_folder):
     assert by_agent == dict(won_by_agent)
     assert by_month == dict(won_by_month)
     assert len(by_agent) == 30 and len(by_month) == 10  # 2017-03 … 2017-12
-    # open deals have no next step in the data: each is flagged, the closed ones are not
+    # open deals have no next step in the data: each is flagged for it, the closed ones not
     open_count = sum(1 for row in pipeline if row["deal_stage"] in ("Prospecting", "Engaging"))
-    assert report.flagged_deals == open_count == 2089
-    assert Deal.objects.exclude(flags={}).count() == open_count
+    no_next_step = [
+        pk for pk, flags in Deal.objects.values_list("pk", "flags") if "no_next_step" in flags
+    ]
+    assert len(no_next_step) == open_count == 2089
+    assert (
+        Deal.objects.filter(pk__in=no_next_step, stage__in=["lead", "contact", "quote"]).count()
+        == open_count
+    )
+    # won deals sold more than 3 % under list without an approval are flagged by the price rule
+    list_prices = {
+        maven.product_key(row["product"]): Decimal(row["sales_price"])
+        for row in csv.DictReader((MAVEN / "products.csv").open(encoding="utf-8"))
+    }
+    won_under_ladder = {
+        row["opportunity_id"]
+        for row in pipeline
+        if row["deal_stage"] == "Won"
+        and Decimal(row["close_value"]) * 100 < list_prices[maven.product_key(row["product"])] * 97
+    }
+    approval_flagged = set(
+        Deal.objects.filter(flags__has_key="approval_required").values_list(
+            "external_id", flat=True
+        )
+    )
+    assert approval_flagged  # the price rule flags, it does not refuse, on import
+    assert approval_flagged <= won_under_ladder
+    assert not Deal.objects.filter(flags__has_key="approval_required").exclude(stage="won").exists()
+    assert report.flagged_deals == open_count + len(approval_flagged)
 
 
 def test_maven_products_spelled_differently_are_one_product(maven_folder):
