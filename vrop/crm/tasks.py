@@ -16,5 +16,8 @@ def deal_refresh_task(deal_id: int) -> dict | None:
         return None
     deal_recalculate(deal)
     deal_refresh_next_step(deal)
-    return {"deal": deal.pk, "amount": str(deal.amount), "next_step_at":
-            deal.next_step_at.isoformat() if deal.next_step_at else None}
+    return {
+        "deal": deal.pk,
+        "amount": str(deal.amount),
+        "next_step_at": deal.next_step_at.isoformat() if deal.next_step_at else None,
+    }
