@@ -145,6 +145,7 @@ def client_create(
     )
     for contact in contacts or []:
         contact_add(actor=None, client=client, **contact)
+    rulebook.check("client.save", client, actor=actor, context={"created": True})
     return client
 
 

@@ -81,6 +81,17 @@ def credit_fields_guarded(client, *, actor, context) -> list[Violation]:
     client form is written to the credit history like ``client_credit_set`` does."""
     if actor is None:
         return []
+    if context.get("created"):
+        # A new client starts on prepayment unless someone who sets credit gives terms.
+        gives_credit = client.payment_terms_days > 0 or client.credit_limit > 0
+        if not gives_credit or can(actor, "change", "client_credit"):
+            return []
+        return [
+            Violation(
+                "credit_terms_protected",
+                _("Only finance, the head of sales or the owner change payment terms and limits."),
+            )
+        ]
     previous = client.history.order_by("-history_date", "-history_id")[1:2].first()
     if previous is None:
         return []
