@@ -31,7 +31,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Min
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from vrop.accounts.models import User
@@ -260,9 +260,19 @@ def claim(*, limit: int, now=None) -> list[OutboxMessage]:
     """Take up to ``limit`` due rows for this worker."""
     now = now or timezone.now()
     token = uuid.uuid4().hex
-    due = OutboxMessage.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).order_by("next_attempt_at", "id")
+    # A chat reads its messages in the order they were written: a Telegram message waits
+    # while an earlier one to the same chat is still pending or being sent.
+    earlier = OutboxMessage.objects.filter(
+        channel=OuterRef("channel"),
+        address=OuterRef("address"),
+        id__lt=OuterRef("id"),
+        status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING],
+    )
+    due = (
+        OutboxMessage.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .exclude(Q(channel=NotificationChannel.TELEGRAM) & Exists(earlier))
+        .order_by("next_attempt_at", "id")
+    )
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
@@ -430,6 +440,9 @@ def deliver_outbox(*, limit: int = 100, max_seconds: float = 30.0) -> DeliveryRe
                 outcome = deliver_one(message, senders)
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 progressed = True
+                if lane and outcome == "retried":
+                    put_back(key, 0)  # the rest waits behind the retried one (order per chat)
+                    continue
                 if not lane:
                     del lanes[key]
             if lanes and not progressed:
