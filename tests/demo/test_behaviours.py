@@ -202,3 +202,18 @@ def test_transcripts_differ_by_behaviour(demo):
                 assert "сертификат" not in reply and "скидк" not in reply
     # The careless one agrees no next step.
     assert all("как-нибудь наберу" in text for text in manager_text(careless))
+
+
+def test_over_discounters_deals_wait_for_price_approval(demo):
+    from vrop.pricing.models import ApprovalRequest, ApprovalStatus
+    from vrop.pricing.services import deal_approval_state
+
+    pending = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
+    counts = dict(pending.values_list("deal__manager").annotate(n=Count("id")).order_by())
+    discounter = single(by_behaviour(), "discounter")
+    assert max(counts, key=counts.get) == discounter.pk
+    # each request was opened by the pricing service for prices that really need it
+    for approval in pending.select_related("deal")[:20]:
+        decision, _approval, cleared = deal_approval_state(approval.deal)
+        assert not cleared
+        assert decision.role == approval.level

@@ -220,7 +220,43 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
         _plans(writer, seed, managers, shared, start, today)
         _stop_overdue_clients(shared, settings_row.overdue_client_stop_days)
         counts = writer.finish()
-    return {model_label.split(".")[1].lower(): count for model_label, count in counts.items()}
+    result = {model_label.split(".")[1].lower(): count for model_label, count in counts.items()}
+    result["approvalrequest"] = _pending_approvals(today)
+    say(f"{result['approvalrequest']} price approvals waiting")
+    return result
+
+
+def _pending_approvals(today: date) -> int:
+    """Open deals of the last month priced beyond the manager's authority wait for approval,
+    opened through the pricing service itself (so the approvals page has work to show)."""
+    from django.db.models import F, Q
+
+    from vrop.crm.models import Deal
+    from vrop.pricing.models import ApprovalRequest
+    from vrop.pricing.services import approval_sync
+
+    row = CompanySettings.objects.order_by("pk").first()
+    manager_share = 1 - row.discount_manager_pct / 100
+    floor_share = 1 - row.min_margin_pct / 100
+    since = timezone.make_aware(datetime.combine(today - timedelta(days=30), time(0, 0)))
+    candidates = (
+        Deal.objects.filter(stage__in=["contact", "quote"], received_at__gte=since)
+        .filter(
+            Q(amount__lt=F("list_amount") * manager_share)
+            | Q(cost_amount__gt=F("amount") * floor_share)
+        )
+        .order_by("pk")
+    )
+    opened = 0
+    for deal in candidates.iterator(chunk_size=500):
+        with transaction.atomic():
+            request = approval_sync(deal=deal, actor=None)
+            if request is not None:
+                ApprovalRequest.objects.filter(pk=request.pk).update(
+                    requested_at=deal.stage_changed_at
+                )
+                opened += 1
+    return opened
 
 
 def _month_start(day: date, shift: int) -> date:
