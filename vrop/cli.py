@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +55,11 @@ def serve(host: str, port: int, *, with_worker: bool = True) -> int:
 
     worker = _start_worker_process() if with_worker else None
     print(f"Serving on http://{host}:{port}/  (data: {settings.DATA_DIR})", flush=True)
+
+    def stop(signum, frame):  # SIGTERM (systemd, kill): leave through ``finally``
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         waitress_serve(application, host=host, port=port, threads=8, ident="vrop", _quiet=True)
     except KeyboardInterrupt:
