@@ -55,3 +55,21 @@ def test_lost_needs_a_reason(manager):
     assert deal.stage == Stage.LEAD
     deal_stage_change(actor=manager, deal=deal, stage=Stage.LOST, lost_reason="Дорого")
     assert StageChange.objects.filter(deal=deal).count() == 2
+
+
+def test_a_manager_cannot_give_a_client_to_someone_else(manager, other_manager, head):
+    from vrop.core.errors import PermissionDenied
+    from vrop.crm.models import Client
+    from vrop.crm.services import client_create, client_update
+
+    with pytest.raises(PermissionDenied):
+        client_create(actor=manager, name="ООО «Чужой»", manager=other_manager)
+    assert Client.objects.count() == 0
+    client = client_create(actor=manager, name="ООО «Свой»")
+    with pytest.raises(PermissionDenied):
+        client_update(actor=manager, client=client, manager=other_manager)
+    client.refresh_from_db()
+    assert client.manager == manager
+    client_update(actor=head, client=client, manager=other_manager)
+    client.refresh_from_db()
+    assert client.manager == other_manager

@@ -120,6 +120,15 @@ def _clean_client_fields(fields: dict) -> dict:
     return cleaned
 
 
+def _client_manager_allowed(actor, manager, *, current) -> None:
+    """A manager's clients are their own: only the head and owner give a client to someone
+    else (on every path: the web form, the API, imports run without an actor)."""
+    if actor is None or not actor.is_manager or manager == current:
+        return
+    if manager != actor:
+        raise PermissionDenied(_("Only the head reassigns clients."))
+
+
 @transaction.atomic
 def client_create(
     *,
@@ -140,6 +149,7 @@ def client_create(
     cleaned = _clean_client_fields({"name": name, **fields})
     if actor is not None and actor.is_manager and cleaned.get("manager") is None:
         cleaned["manager"] = actor
+    _client_manager_allowed(actor, cleaned.get("manager"), current=None)
     client = Client.objects.create(
         source=source, external_id=external_id, extra=extra or {}, **cleaned
     )
@@ -158,6 +168,8 @@ def client_update(*, actor: User | None, client: Client, **fields) -> Client:
             _("Unknown fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
         )
     cleaned = _clean_client_fields(fields)
+    if "manager" in cleaned:
+        _client_manager_allowed(actor, cleaned["manager"], current=client.manager)
     for name, value in cleaned.items():
         setattr(client, name, value)
     client.save()
