@@ -115,6 +115,15 @@ class DealFactory(factory.django.DjangoModelFactory):
     stage_changed_at = factory.SelfAttribute("received_at")
     amount = Decimal("0")
 
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        """Keep the facts the services keep when a row is written directly."""
+        if create and (instance.first_contact_at or instance.quote_sent_at):
+            from vrop.discipline.worktime import refresh_response_times
+
+            refresh_response_times(Deal.objects.filter(pk=instance.pk))
+            instance.refresh_from_db(fields=["first_contact_work_seconds", "quote_work_seconds"])
+
 
 class DealLineFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -171,6 +180,14 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     issued_on = factory.LazyFunction(timezone.localdate)
     due_on = factory.LazyAttribute(lambda o: o.issued_on + dt.timedelta(days=14))
     amount = Decimal("100000.00")
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        """Keep the deal's "fully paid on" as the services do."""
+        if create and instance.deal_id:
+            from vrop.receivables.services.documents import deals_paid_on_refresh
+
+            deals_paid_on_refresh(Deal.objects.filter(pk=instance.deal_id))
 
 
 class PaymentFactory(factory.django.DjangoModelFactory):

@@ -182,6 +182,14 @@ class Deal(ExternalRecord, TimeStampedModel):
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
     first_contact_at = models.DateTimeField(_("first contact"), null=True, blank=True)
     quote_sent_at = models.DateTimeField(_("quote sent"), null=True, blank=True)
+    # Working seconds from arrival to the first contact and to the quote, on the company's
+    # calendar: written by ``discipline.worktime.refresh_response_times`` whenever one of the
+    # moments (or the working hours) changes, so that the SLA numbers are plain aggregates.
+    first_contact_work_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    quote_work_seconds = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # The day the deal became fully paid (it has invoices and all are paid): the latest
+    # invoice's ``paid_on``; written by ``receivables.services.deals_paid_on_refresh``.
+    paid_on = models.DateField(_("fully paid on"), null=True, blank=True, editable=False)
     # Promised delivery, if any (confirmed by stock or supplier).
     promised_date = models.DateField(_("promised delivery date"), null=True, blank=True)
     # Flags raised on import or sync instead of refusing (rule code -> message).
@@ -189,7 +197,16 @@ class Deal(ExternalRecord, TimeStampedModel):
     copied_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
     )
-    history = HistoricalRecords(excluded_fields=["updated_at", "last_activity_at", "next_step_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "updated_at",
+            "last_activity_at",
+            "next_step_at",
+            "first_contact_work_seconds",
+            "quote_work_seconds",
+            "paid_on",
+        ]
+    )
 
     objects = DealQuerySet.as_manager()
 
@@ -210,6 +227,7 @@ class Deal(ExternalRecord, TimeStampedModel):
             models.Index(fields=["client", "stage"]),
             models.Index(fields=["stage", "-amount"]),
             models.Index(fields=["stage", "-received_at"], name="deal_stage_received_idx"),
+            models.Index(fields=["stage", "closed_at"], name="deal_stage_closed_idx"),
         ]
 
     def __str__(self) -> str:

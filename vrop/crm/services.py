@@ -341,6 +341,14 @@ def deal_refresh_next_step(deal: Deal) -> Deal:
     return deal
 
 
+def _response_times_refresh(deal: Deal) -> None:
+    """Working seconds to first contact and to the quote, after one of their moments (or
+    the arrival) changed; the computation lives with the working-day calendar."""
+    from vrop.discipline.worktime import refresh_response_times
+
+    refresh_response_times(Deal.objects.filter(pk=deal.pk))
+
+
 def _check_deal(event: str, deal: Deal, *, mode: str, actor, context: dict | None = None):
     violations = rulebook.check(event, deal, mode=mode, actor=actor, context=context)
     if mode == FLAG:
@@ -470,6 +478,8 @@ def deal_update(*, actor: User | None, deal: Deal, mode: str = ENFORCE, **fields
     for name, value in cleaned.items():
         setattr(deal, name, value)
     deal.save()
+    if "received_at" in cleaned:
+        _response_times_refresh(deal)
     _check_deal("deal.save", deal, mode=mode, actor=actor)
     return deal
 
@@ -558,6 +568,7 @@ def deal_stage_change(
     if stage in (Stage.QUOTE, Stage.WON) and deal.quote_sent_at is None and stage == Stage.QUOTE:
         deal.quote_sent_at = at
     deal.save()
+    _response_times_refresh(deal)
     StageChange.objects.create(
         deal=deal, from_stage=previous, stage=stage, changed_at=at, changed_by=actor
     )
@@ -738,6 +749,8 @@ def activity_create(
             Deal.objects.filter(pk=deal.pk).update(**updates)
             for name, value in updates.items():
                 setattr(deal, name, value)
+            if "first_contact_at" in updates:
+                _response_times_refresh(deal)
     return activity
 
 

@@ -211,6 +211,7 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
             for manager in managers[first : first + block]:
                 ManagerSimulation(shared, manager, seed, tables).run()
             writer.flush()
+            _deal_facts([manager.id for manager in managers[first : first + block]])
         say(
             f"managers {first + 1}–{min(first + block, len(managers))}: {tables['deal'].count} deals"
         )
@@ -224,6 +225,16 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
     result["approvalrequest"] = _pending_approvals(today)
     say(f"{result['approvalrequest']} price approvals waiting")
     return result
+
+
+def _deal_facts(manager_ids: list[int]) -> None:
+    """The facts deals keep for the numbers, by the functions that own them."""
+    from vrop.discipline.worktime import refresh_response_times
+    from vrop.receivables.services.documents import deals_paid_on_refresh
+
+    deals = Deal.objects.filter(manager_id__in=manager_ids)
+    refresh_response_times(deals)
+    deals_paid_on_refresh(deals)
 
 
 def _pending_approvals(today: date) -> int:

@@ -15,8 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from math import ceil
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Value
-from django.db.models.functions import Greatest
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from vrop.accounts.choices import Role
@@ -30,7 +29,7 @@ from vrop.crm.models import Deal, Request, Task
 from vrop.discipline import texts
 from vrop.discipline.models import Alert, Snooze
 from vrop.discipline.rules import StalledCutoffs, stalled_filter, stalled_reasons
-from vrop.discipline.worktime import ensure_calendar, position_annotations, working_cutoff
+from vrop.discipline.worktime import working_cutoff
 
 BEFORE_QUOTE = (Stage.LEAD, Stage.CONTACT)
 
@@ -118,14 +117,11 @@ def _share(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-def _measured(deals, moment_field: str, working_time: WorkingTime, name: str):
-    """Deals with ``moment_field`` set, annotated with working seconds from arrival."""
-    return (
-        deals.filter(**{f"{moment_field}__isnull": False})
-        .alias(**position_annotations("received_at", "arrival_pos", working_time))
-        .alias(**position_annotations(moment_field, f"{name}_pos", working_time))
-        .annotate(**{name: Greatest(F(f"{name}_pos") - F("arrival_pos"), Value(0))})
-    )
+MEASURES = {
+    # name: (moment, stored working seconds from arrival)
+    "first_contact": ("first_contact_at", "first_contact_work_seconds"),
+    "quote": ("quote_sent_at", "quote_work_seconds"),
+}
 
 
 def sla_stats(
@@ -151,7 +147,6 @@ def sla_stats(
     at = at or timezone.now()
     policy = company_settings()
     working_time = company_working_time()
-    ensure_calendar(working_time)
     start = _local_midnight(date_from, working_time)
     end = _local_midnight(date_to + timedelta(days=1), working_time)
     deals = Deal.objects.visible_to(viewer).filter(received_at__gte=start, received_at__lt=end)
@@ -173,10 +168,11 @@ def sla_stats(
     )
     for name, moment_field, sla_minutes, waiting_stages in measures:
         cutoff = working_cutoff(at, sla_minutes, working_time)
-        measured = _measured(deals, moment_field, working_time, "elapsed")
+        elapsed = MEASURES[name][1]
+        measured = deals.filter(**{f"{elapsed}__isnull": False})
         totals = measured.aggregate(
-            measured=Count("id", filter=Q(elapsed__isnull=False)),
-            within=Count("id", filter=Q(elapsed__lte=sla_minutes * 60)),
+            measured=Count("id"),
+            within=Count("id", filter=Q(**{f"{elapsed}__lte": sla_minutes * 60})),
         )
         pending = (
             deals.filter(
@@ -192,8 +188,8 @@ def sla_stats(
             "within_sla": totals["within"],
             "pending_breached": pending,
             "breached": count - totals["within"] + pending,
-            "median_minutes": _percentile(measured, "elapsed", count, 0.5),
-            "p90_minutes": _percentile(measured, "elapsed", count, 0.9),
+            "median_minutes": _percentile(measured, elapsed, count, 0.5),
+            "p90_minutes": _percentile(measured, elapsed, count, 0.9),
             "share_within_pct": _share(totals["within"], count + pending),
         }
     result["requests_on_time_pct"] = result["first_contact"]["share_within_pct"]
@@ -208,7 +204,6 @@ def sla_breaches_by_manager(
     at = at or timezone.now()
     policy = company_settings()
     working_time = company_working_time()
-    ensure_calendar(working_time)
     start = _local_midnight(date_from, working_time)
     end = _local_midnight(date_to + timedelta(days=1), working_time)
     first_limit = policy.sla_first_contact_minutes * 60
@@ -218,13 +213,10 @@ def sla_breaches_by_manager(
     rows = (
         Deal.objects.visible_to(viewer)
         .filter(received_at__gte=start, received_at__lt=end)
-        .alias(**position_annotations("received_at", "arrival_pos", working_time))
-        .alias(**position_annotations("first_contact_at", "first_pos", working_time))
-        .alias(**position_annotations("quote_sent_at", "quote_pos", working_time))
         .values("manager_id")
         .annotate(
-            first_late=Count("id", filter=Q(first_pos__gt=F("arrival_pos") + first_limit)),
-            quote_late=Count("id", filter=Q(quote_pos__gt=F("arrival_pos") + quote_limit)),
+            first_late=Count("id", filter=Q(first_contact_work_seconds__gt=first_limit)),
+            quote_late=Count("id", filter=Q(quote_work_seconds__gt=quote_limit)),
             first_waiting=Count(
                 "id",
                 filter=Q(
@@ -410,18 +402,12 @@ def board_deals(*, viewer, manager_id: int | None, kind: str, at: datetime | Non
         start = _local_midnight(today - timedelta(days=today.weekday()), working_time)
         policy = company_settings()
         first_cutoff = working_cutoff(at, policy.sla_first_contact_minutes, working_time)
-        ensure_calendar(working_time)
-        deals = (
-            deals.filter(received_at__gte=start)
-            .alias(**position_annotations("received_at", "arrival_pos", working_time))
-            .alias(**position_annotations("first_contact_at", "first_pos", working_time))
-            .filter(
-                Q(first_pos__gt=F("arrival_pos") + policy.sla_first_contact_minutes * 60)
-                | Q(
-                    first_contact_at__isnull=True,
-                    stage__in=OPEN_STAGES,
-                    received_at__lt=first_cutoff,
-                )
+        deals = deals.filter(received_at__gte=start).filter(
+            Q(first_contact_work_seconds__gt=policy.sla_first_contact_minutes * 60)
+            | Q(
+                first_contact_at__isnull=True,
+                stage__in=OPEN_STAGES,
+                received_at__lt=first_cutoff,
             )
         )
     else:

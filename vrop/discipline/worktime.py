@@ -27,6 +27,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Q,
     Subquery,
     Value,
 )
@@ -125,10 +126,22 @@ def ensure_calendar(working_time: WorkingTime | None = None, *, rebuild: bool = 
         (connection.ops.adapt_datefield_value(row[0]), *row[1:])
         for row in calendar_rows(working_time, CALENDAR_FIRST_DAY, CALENDAR_LAST_DAY)
     ]
+    hours_changed = len(ends) == 2 and not current
     with transaction.atomic(using=WorkingDay.objects.db):
         WorkingDay.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.executemany(statement, rows)
+        if hours_changed:
+            # The company's hours changed: every stored response time was counted on the
+            # old hours.
+            from vrop.crm.models import Deal
+
+            refresh_response_times(
+                Deal.objects.filter(
+                    Q(first_contact_at__isnull=False) | Q(quote_sent_at__isnull=False)
+                ),
+                working_time,
+            )
     return True
 
 
@@ -173,3 +186,33 @@ def position_annotations(field: str, name: str, working_time: WorkingTime) -> di
         sec_name: local_seconds(field, tz),
         name: Subquery(position, output_field=BigIntegerField()),
     }
+
+
+def response_seconds(field: str, working_time: WorkingTime):
+    """Working seconds from a deal's arrival to ``field`` (NULL while ``field`` is empty),
+    as a correlated subquery on the deal itself, for an UPDATE of the outer deal."""
+    from vrop.crm.models import Deal
+
+    inner = (
+        Deal.objects.filter(pk=OuterRef("pk"), **{f"{field}__isnull": False})
+        .order_by()
+        .alias(**position_annotations("received_at", "arrival_pos", working_time))
+        .alias(**position_annotations(field, "moment_pos", working_time))
+        .annotate(elapsed=Greatest(F("moment_pos") - F("arrival_pos"), Value(0)))
+        .values("elapsed")[:1]
+    )
+    return Subquery(inner, output_field=IntegerField())
+
+
+def refresh_response_times(deals, working_time: WorkingTime | None = None) -> int:
+    """Write ``first_contact_work_seconds`` and ``quote_work_seconds`` of ``deals`` (a
+    queryset of Deal) from their arrival, first contact and quote moments — the one place
+    these facts are computed. Every path that sets one of the moments calls it for the
+    deals it touched (the services for one deal; import and the demo for what they
+    loaded); a change of the company's working hours calls it for all deals."""
+    working_time = working_time or WorkingTime.for_company()
+    ensure_calendar(working_time)
+    return deals.order_by().update(
+        first_contact_work_seconds=response_seconds("first_contact_at", working_time),
+        quote_work_seconds=response_seconds("quote_sent_at", working_time),
+    )

@@ -342,6 +342,9 @@ def quote_issue(*, actor: User, deal: Deal, valid_days: int = 5, delivery_date=N
     )
     if deal.quote_sent_at is None:
         Deal.objects.filter(pk=deal.pk).update(quote_sent_at=now)
+        from vrop.discipline.worktime import refresh_response_times
+
+        refresh_response_times(Deal.objects.filter(pk=deal.pk))
     activity_create(
         actor=actor,
         kind=ActivityKind.EMAIL,

@@ -26,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +35,7 @@ from vrop.accounts.models import Team, User
 from vrop.core import rulebook
 from vrop.core.policy import company_settings
 from vrop.crm.models import Deal
+from vrop.discipline.worktime import refresh_response_times
 from vrop.integrations.exchange import derive, spec
 from vrop.integrations.exchange.entities import ENTITIES, TOUCHED, TOUCHED_INVOICES, EntityLoader
 from vrop.integrations.exchange.lists import DealListLoader
@@ -42,6 +44,8 @@ from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
 from vrop.integrations.exchange.values import Problem, parser_for
 from vrop.planning.models import Plan
+from vrop.receivables.models import Invoice
+from vrop.receivables.services.documents import deals_paid_on_refresh
 
 
 def import_path(path: Path, *, dry_run: bool = False) -> ImportReport:
@@ -138,8 +142,21 @@ class Importer(EntityLoader, DealListLoader):
                     self.load_entity(ENTITIES[file])
             self.after(file)
         derive.deal_fields(self.sql, TOUCHED)
+        self.deal_facts()
         if self.report.ok:
             self.flag_deals()
+
+    def deal_facts(self) -> None:
+        """The facts the deal keeps for the numbers (response times, fully paid on), each
+        by its one function, for the deals this import touched or whose invoices it did."""
+        touched = RawSQL(f"SELECT pk FROM {qn(TOUCHED)}", [])
+        refresh_response_times(Deal.objects.filter(pk__in=touched))
+        by_invoice = RawSQL(
+            f"SELECT deal_id FROM {qn(Invoice._meta.db_table)} WHERE deal_id IS NOT NULL "
+            f"AND id IN (SELECT pk FROM {qn(TOUCHED_INVOICES)})",
+            [],
+        )
+        deals_paid_on_refresh(Deal.objects.filter(Q(pk__in=touched) | Q(pk__in=by_invoice)))
 
     def after(self, file: str) -> None:
         """Keep what later files depend on once the files it depends on are loaded."""

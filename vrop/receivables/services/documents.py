@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, Exists, F, Max, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -102,7 +102,35 @@ def invoice_create(
             _store_flags(deal, violations)
     if client is not None:
         invoice = _advances_apply(invoice=invoice)
+    if deal is not None:
+        deals_paid_on_refresh(Deal.objects.filter(pk=deal.pk))
     return invoice
+
+
+def deals_paid_on_refresh(deals) -> int:
+    """Write ``Deal.paid_on`` of ``deals`` (a queryset of Deal): the day the deal became
+    fully paid — it has invoices and every one is paid — which is its latest invoice's
+    ``paid_on``; empty otherwise. The one place this fact is computed: every write that
+    changes an invoice's ``paid_on`` (or adds an invoice) calls it for the invoice's deal;
+    import and the demo call it for what they loaded."""
+    invoices = Invoice.objects.filter(deal_id=OuterRef("pk")).order_by()
+    latest = invoices.values("deal_id").annotate(latest=Max("paid_on")).values("latest")[:1]
+    return deals.order_by().update(
+        paid_on=Case(
+            When(Exists(invoices.filter(paid_on__isnull=True)), then=Value(None)),
+            default=Subquery(latest),
+        )
+    )
+
+
+def _deals_of_invoices_refresh(invoice_ids) -> None:
+    deal_ids = set(
+        Invoice.objects.filter(pk__in=list(invoice_ids), deal__isnull=False).values_list(
+            "deal_id", flat=True
+        )
+    )
+    if deal_ids:
+        deals_paid_on_refresh(Deal.objects.filter(pk__in=sorted(deal_ids)))
 
 
 def _advances_apply(*, invoice: Invoice) -> Invoice:
@@ -292,6 +320,8 @@ def invoice_apply_payments(*, invoice: Invoice) -> Invoice:
         paid_amount=running, paid_on=paid_on, updated_at=timezone.now()
     )
     invoice.paid_amount, invoice.paid_on = running, paid_on
+    if invoice.deal_id is not None:
+        deals_paid_on_refresh(Deal.objects.filter(pk=invoice.deal_id))
     return invoice
 
 
@@ -336,6 +366,7 @@ def _invoices_write_paid(updated: list[tuple], now) -> None:
             Invoice.objects.filter(pk=pk).update(
                 paid_amount=paid_amount, paid_on=paid_on, updated_at=now
             )
+        _deals_of_invoices_refresh(row[0] for row in updated)
         return
     values = ", ".join(["(%s::bigint, %s::numeric, %s::date)"] * len(updated))
     params = [now]
@@ -348,6 +379,7 @@ def _invoices_write_paid(updated: list[tuple], now) -> None:
             f"FROM (VALUES {values}) AS v(id, paid_amount, paid_on) WHERE i.id = v.id",
             params,
         )
+    _deals_of_invoices_refresh(row[0] for row in updated)
 
 
 @transaction.atomic
