@@ -276,3 +276,15 @@ def test_login_refusal_is_russian(client):
 
     assert response.status_code == 200
     assert "Пожалуйста, введите правильные" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_one_menu_item_is_active_the_longest_match(client, owner):
+    client.force_login(owner)
+    response = client.get(reverse("owner-dashboard"))
+    active = [item["name"] for item in response.context["nav_items"] if item["active"]]
+    assert active == ["owner-dashboard"]
+    response = client.get(reverse("head-dashboard"))
+    assert [item["name"] for item in response.context["nav_items"] if item["active"]] == [
+        "head-dashboard"
+    ]
