@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.apps import apps
@@ -63,7 +64,7 @@ from vrop.demo.simulation import (
     Shared,
 )
 from vrop.demo.timeline import MOSCOW, Timeline
-from vrop.demo.writer import BulkWriter
+from vrop.demo.writer import BulkWriter, DeferredKeys
 from vrop.planning.models import Plan
 from vrop.receivables.models import Invoice, Payment, Shipment
 
@@ -205,36 +206,68 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
         "shipment": writer.table(Shipment, SHIPMENT_FIELDS),
         "call": writer.table(Call, CALL_FIELDS),
     }
-    block = 8
-    for first in range(0, len(managers), block):
-        with transaction.atomic():
-            for manager in managers[first : first + block]:
-                ManagerSimulation(shared, manager, seed, tables).run()
-            writer.flush()
-            _deal_facts([manager.id for manager in managers[first : first + block]])
-        say(
-            f"managers {first + 1}–{min(first + block, len(managers))}: {tables['deal'].count} deals"
-        )
+    # On PostgreSQL (outside a caller's transaction) the history is loaded in one
+    # transaction with the big tables' foreign keys and plain indexes put back at the end.
+    bulk = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with transaction.atomic() if bulk else nullcontext():
+        with DeferredKeys(BULK_MODELS) if bulk else nullcontext():
+            block = 8
+            for first in range(0, len(managers), block):
+                group = managers[first : first + block]
+                with transaction.atomic():
+                    for manager in group:
+                        ManagerSimulation(shared, manager, seed, tables).run()
+                    writer.flush()
+                    if not bulk:
+                        _deal_facts(Deal.objects.filter(manager_id__in=[m.id for m in group]))
+                say(f"managers {first + 1}–{first + len(group)}: {tables['deal'].count} deals")
 
-    with transaction.atomic():
-        _inbox(writer, seed, scale, today, timeline, as_of, managers)
-        _plans(writer, seed, managers, shared, start, today)
-        _stop_overdue_clients(shared, settings_row.overdue_client_stop_days)
-        counts = writer.finish()
+            with transaction.atomic():
+                _inbox(writer, seed, scale, today, timeline, as_of, managers)
+                _plans(writer, seed, managers, shared, start, today)
+                _stop_overdue_clients(shared, settings_row.overdue_client_stop_days)
+                counts = writer.finish()
+            if bulk:  # cheaper before the deals' indexes are back
+                _response_times(Deal.objects.all())
+        if bulk:  # once the invoices' index by deal is back
+            _paid_on(Deal.objects.all())
     result = {model_label.split(".")[1].lower(): count for model_label, count in counts.items()}
     result["approvalrequest"] = _pending_approvals(today)
     say(f"{result['approvalrequest']} price approvals waiting")
     return result
 
 
-def _deal_facts(manager_ids: list[int]) -> None:
-    """The facts deals keep for the numbers, by the functions that own them."""
+def _response_times(deals) -> None:
     from vrop.discipline.worktime import refresh_response_times
+
+    refresh_response_times(deals)
+
+
+def _paid_on(deals) -> None:
     from vrop.receivables.services.documents import deals_paid_on_refresh
 
-    deals = Deal.objects.filter(manager_id__in=manager_ids)
-    refresh_response_times(deals)
-    deals_paid_on_refresh(deals)
+    deals_paid_on_refresh(deals.filter(pk__in=Invoice.objects.values("deal_id")))
+
+
+def _deal_facts(deals) -> None:
+    """The facts deals keep for the numbers, by the functions that own them."""
+    _response_times(deals)
+    _paid_on(deals)
+
+
+# The tables the history fills: loaded with their keys deferred on PostgreSQL.
+BULK_MODELS = [
+    Deal,
+    DealLine,
+    StageChange,
+    Task,
+    Activity,
+    Request,
+    Invoice,
+    Payment,
+    Shipment,
+    Call,
+]
 
 
 def _pending_approvals(today: date) -> int:

@@ -118,3 +118,55 @@ class BulkWriter:
                 for statement in connection.ops.sequence_reset_sql(no_style(), models):
                     cursor.execute(statement)
         return {table.model._meta.label: table.count for table in self.tables.values()}
+
+
+class DeferredKeys:
+    """PostgreSQL only: drop the foreign keys and the plain (non-unique) indexes of the
+    given tables for a bulk load and put them back afterwards, the way ``pg_restore``
+    loads — rebuilding an index once and checking each foreign key by one join costs a
+    fraction of maintaining them row by row (measured: a third of the demo's time went into
+    the deferred per-row key checks at commit).
+
+    Runs inside the caller's transaction, so a failed load rolls the drop back with it.
+    Primary keys and unique constraints stay (they keep the load honest).
+    """
+
+    def __init__(self, models):
+        self.tables = [model._meta.db_table for model in models]
+        self.foreign_keys: list[tuple[str, str, str]] = []
+        self.indexes: list[str] = []
+
+    def __enter__(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
+                "FROM pg_constraint c WHERE c.contype = 'f' "
+                "AND c.conrelid::regclass::text = ANY(%s) ORDER BY 1, 2",
+                [self.tables],
+            )
+            self.foreign_keys = list(cursor.fetchall())
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+                "FROM pg_index i WHERE i.indrelid::regclass::text = ANY(%s) "
+                "AND NOT i.indisunique AND NOT i.indisprimary ORDER BY 1",
+                [self.tables],
+            )
+            rows = list(cursor.fetchall())
+            self.indexes = [definition for _name, definition in rows]
+            for table, name, _definition in self.foreign_keys:
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, _definition in rows:
+                cursor.execute(f"DROP INDEX {name}")
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            return False  # the caller's transaction rolls the drop back
+        with connection.cursor() as cursor:
+            for definition in self.indexes:
+                cursor.execute(definition)
+            for table, name, definition in self.foreign_keys:
+                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            for table in self.tables:
+                cursor.execute(f"ANALYZE {table}")
+        return False

@@ -23,6 +23,8 @@ from datetime import date, datetime, time, timedelta
 from django.db import connections, transaction
 from django.db.models import (
     BigIntegerField,
+    Case,
+    DateTimeField,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -30,6 +32,7 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import (
     Cast,
@@ -145,34 +148,34 @@ def ensure_calendar(working_time: WorkingTime | None = None, *, rebuild: bool = 
     return True
 
 
-def local_seconds(field: str, tz) -> object:
-    """Seconds since local midnight of a datetime column, in the company's time zone."""
+def local_seconds(moment, tz) -> object:
+    """Seconds since local midnight of a datetime (a column name or an expression), in the
+    company's time zone."""
     return (
-        ExtractHour(field, tzinfo=tz) * Value(3600)
-        + ExtractMinute(field, tzinfo=tz) * Value(60)
-        + Cast(ExtractSecond(field, tzinfo=tz), IntegerField())
+        ExtractHour(moment, tzinfo=tz) * Value(3600)
+        + ExtractMinute(moment, tzinfo=tz) * Value(60)
+        + Cast(ExtractSecond(moment, tzinfo=tz), IntegerField())
     )
 
 
-def position_annotations(field: str, name: str, working_time: WorkingTime) -> dict:
-    """Annotations that put ``field`` on the working-time axis as ``name`` (seconds).
-
-    Two helper annotations (``<name>_day``, ``<name>_sec``) carry the local date and time
-    of day; the position itself is a correlated subquery on ``WorkingDay`` (its primary
-    key). Moments outside the table's years give NULL.
-    """
+def working_position(field: str, working_time: WorkingTime) -> Subquery:
+    """The position of the outer row's datetime column ``field`` on the working-time axis,
+    in working seconds: a correlated subquery on ``WorkingDay`` (its primary key) — the
+    seconds of all working days before that day plus the working seconds of that day up to
+    the moment. NULL when ``field`` is NULL or outside the table's years."""
     from vrop.discipline.models import WorkingDay
 
     tz = working_time.tz
     opens = _seconds_of(working_time.start)
-    day_name, sec_name = f"{name}_day", f"{name}_sec"
+    moment = ExpressionWrapper(OuterRef(field), output_field=DateTimeField())
     position = (
-        WorkingDay.objects.filter(day=OuterRef(day_name))
+        WorkingDay.objects.filter(day=TruncDate(moment, tzinfo=tz))
+        .order_by()
         .annotate(
             position=ExpressionWrapper(
                 F("seconds_before")
                 + Least(
-                    Greatest(OuterRef(sec_name) - Value(opens), Value(0)),
+                    Greatest(local_seconds(moment, tz) - Value(opens), Value(0)),
                     F("working_seconds"),
                     output_field=BigIntegerField(),
                 ),
@@ -181,27 +184,22 @@ def position_annotations(field: str, name: str, working_time: WorkingTime) -> di
         )
         .values("position")[:1]
     )
-    return {
-        day_name: TruncDate(field, tzinfo=tz),
-        sec_name: local_seconds(field, tz),
-        name: Subquery(position, output_field=BigIntegerField()),
-    }
+    return Subquery(position, output_field=BigIntegerField())
+
+
+def position_annotations(field: str, name: str, working_time: WorkingTime) -> dict:
+    """An annotation that puts ``field`` on the working-time axis as ``name`` (seconds)."""
+    return {name: working_position(field, working_time)}
 
 
 def response_seconds(field: str, working_time: WorkingTime):
     """Working seconds from a deal's arrival to ``field`` (NULL while ``field`` is empty),
-    as a correlated subquery on the deal itself, for an UPDATE of the outer deal."""
-    from vrop.crm.models import Deal
-
-    inner = (
-        Deal.objects.filter(pk=OuterRef("pk"), **{f"{field}__isnull": False})
-        .order_by()
-        .alias(**position_annotations("received_at", "arrival_pos", working_time))
-        .alias(**position_annotations(field, "moment_pos", working_time))
-        .annotate(elapsed=Greatest(F("moment_pos") - F("arrival_pos"), Value(0)))
-        .values("elapsed")[:1]
+    for an UPDATE of the deals or an annotation on them."""
+    elapsed = Greatest(
+        working_position(field, working_time) - working_position("received_at", working_time),
+        Value(0),
     )
-    return Subquery(inner, output_field=IntegerField())
+    return Case(When(**{f"{field}__isnull": True}, then=Value(None)), default=elapsed)
 
 
 def refresh_response_times(deals, working_time: WorkingTime | None = None) -> int:
