@@ -218,3 +218,44 @@ def test_register_by_hand_from_the_inbox_page(manager):
     )
     request = manager.requests.get()
     assert (request.channel, request.phone, request.received_at) == ("phone", "+79005554433", NOW)
+
+
+def test_board_rows_link_each_number_and_escape_names():
+    head = HeadFactory()
+    odd = ManagerFactory(first_name="<b>Иван</b>", last_name="Ёлкин", is_absent=True)
+    # Arrived at 9:00, no contact by 12:00: both SLA (15 and 120 working minutes) breached;
+    # no next step: stalled.
+    DealFactory(manager=odd, client__manager=odd, amount=Decimal("1234.5"), received_at=msk(18, 9))
+    TaskFactory(deal=DealFactory(manager=odd, client__manager=odd), manager=odd, due_at=msk(17, 9))
+    DealFactory(manager=None, client__manager=None)
+    html = browser(head).get("/discipline/board/").content.decode()
+    assert "&lt;b&gt;Иван&lt;/b&gt; Ёлкин</a>" in html and "<b>Иван" not in html
+    assert "отсутствует" in html
+    base = f"/discipline/board/{odd.pk}"
+    assert f'<td class="num"><a href="{base}/stalled/">2</a></td>' in html
+    assert '<td class="num">1\xa0234,50\xa0₽</td>' in html
+    assert f'<td class="num"><a href="{base}/overdue/">1</a></td>' in html
+    assert f'<td class="num">2</td><td class="num"><a href="{base}/sla/">2</a></td>' in html
+    assert f'<td class="num"><a href="{base}/no_next_step/">2</a></td>' in html
+    assert '<span class="text-muted">никто</span>' in html
+    assert '<a href="/discipline/board/0/stalled/">1</a>' in html
+
+
+def test_board_queries_do_not_grow_with_managers(manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    web = browser(HeadFactory())
+    DealFactory(manager=manager, client__manager=manager)
+    web.get("/discipline/board/")
+    with CaptureQueriesContext(connection) as few:
+        first = web.get("/discipline/board/").content.decode()
+    for _ in range(5):
+        other = ManagerFactory()
+        DealFactory(manager=other, client__manager=other)
+        RequestFactory(manager=other)
+        TaskFactory(manager=other, due_at=msk(17, 9))
+    with CaptureQueriesContext(connection) as many:
+        page = web.get("/discipline/board/")
+    assert page.content.decode().count('class="behind"') >= first.count('class="behind"') + 5
+    assert len(many) == len(few) <= 12

@@ -23,7 +23,7 @@ from vrop.accounts.models import User
 from vrop.core.calendar import WorkingTime
 from vrop.core.errors import NotFound
 from vrop.core.money import ZERO
-from vrop.core.policy import company_settings
+from vrop.core.policy import company_settings, company_settings_cached
 from vrop.crm.choices import OPEN_STAGES, RequestStatus, Stage
 from vrop.crm.models import Deal, Request, Task
 from vrop.discipline import texts
@@ -196,44 +196,91 @@ def sla_stats(
     return result
 
 
+@dataclass(frozen=True)
+class _SlaLimits:
+    """The SLA at one moment: the limits in working seconds (for measured deals) and the
+    arrival cut-offs past which a deal or request still waiting has breached it."""
+
+    first_seconds: int
+    quote_seconds: int
+    first_cutoff: datetime
+    quote_cutoff: datetime
+
+    @classmethod
+    def at_moment(cls, at: datetime, working_time: WorkingTime) -> _SlaLimits:
+        policy = company_settings()
+        return cls(
+            first_seconds=policy.sla_first_contact_minutes * 60,
+            quote_seconds=policy.sla_quote_minutes * 60,
+            first_cutoff=working_cutoff(at, policy.sla_first_contact_minutes, working_time),
+            quote_cutoff=working_cutoff(at, policy.sla_quote_minutes, working_time),
+        )
+
+
+def _deal_breaches(limits: _SlaLimits, prefix: str = "", period: Q | None = None) -> dict:
+    """Aggregates of a deal query: breaches of the first-contact and quote SLA (measured
+    over the limit, or still waiting past the cut-off), optionally within ``period``."""
+    period = period or Q()
+    return {
+        f"{prefix}first_late": Count(
+            "id", filter=period & Q(first_contact_work_seconds__gt=limits.first_seconds)
+        ),
+        f"{prefix}quote_late": Count(
+            "id", filter=period & Q(quote_work_seconds__gt=limits.quote_seconds)
+        ),
+        f"{prefix}first_waiting": Count(
+            "id",
+            filter=period
+            & Q(
+                first_contact_at__isnull=True,
+                stage__in=OPEN_STAGES,
+                received_at__lt=limits.first_cutoff,
+            ),
+        ),
+        f"{prefix}quote_waiting": Count(
+            "id",
+            filter=period
+            & Q(
+                quote_sent_at__isnull=True,
+                stage__in=BEFORE_QUOTE,
+                received_at__lt=limits.quote_cutoff,
+            ),
+        ),
+    }
+
+
+def _request_breaches(limits: _SlaLimits, prefix: str = "", period: Q | None = None) -> dict:
+    """Aggregates of a query of requests still in the inbox: those waiting past the
+    first-contact and the quote cut-offs, optionally within ``period``."""
+    period = period or Q()
+    return {
+        f"{prefix}first": Count("id", filter=period & Q(received_at__lt=limits.first_cutoff)),
+        f"{prefix}quote": Count("id", filter=period & Q(received_at__lt=limits.quote_cutoff)),
+    }
+
+
+_DEAL_BREACHES = ("first_late", "quote_late", "first_waiting", "quote_waiting")
+
+
+def _arrived(start: datetime, end: datetime) -> Q:
+    return Q(received_at__gte=start, received_at__lt=end)
+
+
 def sla_breaches_by_manager(
     *, viewer, date_from: date, date_to: date, at: datetime | None = None
 ) -> dict[int | None, dict[str, int]]:
     """SLA breaches per manager for deals and requests that arrived in the period:
     ``{manager_id: {"first_contact": n, "quote": m}}`` (same rules as ``sla_stats``)."""
     at = at or timezone.now()
-    policy = company_settings()
     working_time = company_working_time()
     start = _local_midnight(date_from, working_time)
     end = _local_midnight(date_to + timedelta(days=1), working_time)
-    first_limit = policy.sla_first_contact_minutes * 60
-    quote_limit = policy.sla_quote_minutes * 60
-    first_cutoff = working_cutoff(at, policy.sla_first_contact_minutes, working_time)
-    quote_cutoff = working_cutoff(at, policy.sla_quote_minutes, working_time)
+    limits = _SlaLimits.at_moment(at, working_time)
     rows = (
         Deal.objects.visible_to(viewer)
-        .filter(received_at__gte=start, received_at__lt=end)
+        .filter(_arrived(start, end))
         .values("manager_id")
-        .annotate(
-            first_late=Count("id", filter=Q(first_contact_work_seconds__gt=first_limit)),
-            quote_late=Count("id", filter=Q(quote_work_seconds__gt=quote_limit)),
-            first_waiting=Count(
-                "id",
-                filter=Q(
-                    first_contact_at__isnull=True,
-                    stage__in=OPEN_STAGES,
-                    received_at__lt=first_cutoff,
-                ),
-            ),
-            quote_waiting=Count(
-                "id",
-                filter=Q(
-                    quote_sent_at__isnull=True,
-                    stage__in=BEFORE_QUOTE,
-                    received_at__lt=quote_cutoff,
-                ),
-            ),
-        )
+        .annotate(**_deal_breaches(limits))
         .order_by()
     )
     result: dict = {}
@@ -244,12 +291,9 @@ def sla_breaches_by_manager(
         }
     requests = (
         Request.objects.visible_to(viewer)
-        .filter(status=RequestStatus.NEW, received_at__gte=start, received_at__lt=end)
+        .filter(_arrived(start, end), status=RequestStatus.NEW)
         .values("manager_id")
-        .annotate(
-            first=Count("id", filter=Q(received_at__lt=first_cutoff)),
-            quote=Count("id", filter=Q(received_at__lt=quote_cutoff)),
-        )
+        .annotate(**_request_breaches(limits))
         .order_by()
     )
     for row in requests:
@@ -296,11 +340,22 @@ class Board:
 
 
 def board(*, viewer, at: datetime | None = None) -> Board:
-    """The head's control board: per manager, who is behind on what, at ``at``."""
-    at = at or timezone.now()
+    """The head's control board: per manager, who is behind on what, at ``at``.
+
+    Seven queries whatever the number of managers (the company settings read once, then
+    stalled deals, overdue tasks, deals without a next step, the SLA breaches of deals
+    and of requests for the week and today together, and the people)."""
+    with company_settings_cached():
+        return _board(viewer=viewer, at=at or timezone.now())
+
+
+def _board(*, viewer, at: datetime) -> Board:
     working_time = company_working_time()
     today = at.astimezone(working_time.tz).date()
-    week_start = today - timedelta(days=today.weekday())
+    day_start = _local_midnight(today, working_time)
+    day_end = _local_midnight(today + timedelta(days=1), working_time)
+    week_start = _local_midnight(today - timedelta(days=today.weekday()), working_time)
+    limits = _SlaLimits.at_moment(at, working_time)
     stalled, _cutoffs = stalled_queryset(viewer=viewer, at=at)
     per_manager: dict[int | None, BoardRow] = {}
 
@@ -321,15 +376,6 @@ def board(*, viewer, at: datetime | None = None) -> Board:
     )
     for item in overdue:
         row(item["manager_id"]).overdue_tasks = item["n"]
-    requests = (
-        Request.objects.visible_to(viewer)
-        .filter(status=RequestStatus.NEW)
-        .values("manager_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for item in requests:
-        row(item["manager_id"]).unprocessed_requests = item["n"]
     no_step = (
         Deal.objects.visible_to(viewer)
         .filter(stage__in=OPEN_STAGES, next_step_at__isnull=True)
@@ -339,12 +385,41 @@ def board(*, viewer, at: datetime | None = None) -> Board:
     )
     for item in no_step:
         row(item["manager_id"]).without_next_step = item["n"]
-    week = sla_breaches_by_manager(viewer=viewer, date_from=week_start, date_to=today, at=at)
-    day = sla_breaches_by_manager(viewer=viewer, date_from=today, date_to=today, at=at)
-    for manager_id, counts in week.items():
-        row(manager_id).sla_breaches_week = counts["first_contact"] + counts["quote"]
-    for manager_id, counts in day.items():
-        row(manager_id).sla_breaches_today = counts["first_contact"] + counts["quote"]
+    # SLA breaches (the rules of ``sla_breaches_by_manager``): the week and today in one
+    # pass over the week's deals, and in one pass over the requests still in the inbox.
+    today_only = _arrived(day_start, day_end)
+    deals = (
+        Deal.objects.visible_to(viewer)
+        .filter(_arrived(week_start, day_end))
+        .values("manager_id")
+        .annotate(**_deal_breaches(limits, "week_"), **_deal_breaches(limits, "today_", today_only))
+        .order_by()
+    )
+    for item in deals:
+        entry = row(item["manager_id"])
+        for period in ("week", "today"):
+            setattr(
+                entry,
+                f"sla_breaches_{period}",
+                sum(item[f"{period}_{name}"] for name in _DEAL_BREACHES),
+            )
+    requests = (
+        Request.objects.visible_to(viewer)
+        .filter(status=RequestStatus.NEW)
+        .values("manager_id")
+        .annotate(
+            unprocessed=Count("id"),
+            **_request_breaches(limits, "week_", _arrived(week_start, day_end)),
+            **_request_breaches(limits, "today_", today_only),
+        )
+        .order_by()
+    )
+    for item in requests:
+        entry = row(item["manager_id"])
+        entry.unprocessed_requests = item["unprocessed"]
+        # A request of the week that waits is counted like its deal would be.
+        entry.sla_breaches_week += item["week_first"] + item["week_quote"]
+        entry.sla_breaches_today += item["today_first"] + item["today_quote"]
     sellers = User.objects.filter(
         Q(role=Role.MANAGER, is_active=True, left_on__isnull=True)
         | Q(pk__in=[pk for pk in per_manager if pk is not None])

@@ -1,10 +1,16 @@
-"""Links to other apps' pages that may not exist yet (skipped when they do not)."""
+"""Links to other apps' pages that may not exist yet (skipped when they do not), and
+the rows of the control board."""
 
 from __future__ import annotations
 
 from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+
+from vrop.core.money import format_money
 
 register = template.Library()
 
@@ -32,3 +38,51 @@ def local_input(moment) -> str:
     if not moment:
         return ""
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+_SENTINEL = "987654321"
+
+
+def _linked(count: int, url: str) -> str:
+    return f'<a href="{url}">{count}</a>' if count else "0"
+
+
+@register.simple_tag
+def board_rows(board) -> str:
+    """The rows of the control board, one per manager (400 in the scale-50 demo).
+
+    Rendered here rather than in a template loop: the loop with its ``{% url %}`` tags
+    took about 0.2 ms a row (90 ms for the page at scale 50), this takes a tenth. Each
+    link is reversed once with a placeholder id and filled in per row.
+    """
+    kinds = ("stalled", "overdue", "sla", "no_next_step")
+    patterns = {kind: reverse("board-deals", args=[int(_SENTINEL), kind]) for kind in kinds}
+    today = reverse("today")
+    inbox = reverse("inbox")
+    absent = escape(gettext("absent"))
+    nobody = escape(gettext("nobody"))
+    lines = []
+    for row in board.rows:
+        mid = str(row.manager_id or 0)
+        links = {kind: pattern.replace(_SENTINEL, mid) for kind, pattern in patterns.items()}
+        manager = row.manager
+        if manager is not None:
+            who = f'<a href="{today}?manager={manager.pk}">{escape(str(manager))}</a>'
+            if manager.is_absent:
+                who += f' <span class="badge text-bg-light">{absent}</span>'
+        else:
+            who = f'<span class="text-muted">{nobody}</span>'
+        behind = ' class="behind"' if row.is_behind else ""
+        lines.append(
+            f"<tr{behind}>"
+            f'<td class="nowrap">{who}</td>'
+            f'<td class="num">{_linked(row.stalled_count, links["stalled"])}</td>'
+            f'<td class="num">{escape(format_money(row.stalled_amount))}</td>'
+            f'<td class="num">{_linked(row.overdue_tasks, links["overdue"])}</td>'
+            f'<td class="num">{row.sla_breaches_today}</td>'
+            f'<td class="num">{_linked(row.sla_breaches_week, links["sla"])}</td>'
+            f'<td class="num">{_linked(row.unprocessed_requests, inbox)}</td>'
+            f'<td class="num">{_linked(row.without_next_step, links["no_next_step"])}</td>'
+            "</tr>"
+        )
+    return mark_safe("\n".join(lines))  # noqa: S308 — every value above is escaped or a number
