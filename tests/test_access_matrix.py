@@ -34,6 +34,8 @@ from tests.factories import (
     ContactFactory,
     DealFactory,
     DealLineFactory,
+    DistributionMemberFactory,
+    DistributionRuleFactory,
     FinanceFactory,
     HeadFactory,
     ManagerFactory,
@@ -225,7 +227,36 @@ PRICING_ENDPOINTS = [
 ]
 # fmt: on
 
-ENDPOINTS = API_ENDPOINTS + UI_ENDPOINTS + PRICING_ENDPOINTS
+# fmt: off
+DISCIPLINE_ENDPOINTS = [
+    page("get", "today", outcome(200, 200, 200, 200, 200, 200, LOGIN)),
+    page("get", "board", outcome(200, 200, 403, 403, 403, 403, LOGIN)),
+    page("get", "inbox", outcome(200, 200, 200, 200, 200, 200, LOGIN)),
+    page("get", "distribution", outcome(200, 200, 403, 403, 403, 403, LOGIN)),
+    page("get", "distribution-rule", outcome(200, 200, 403, 403, 403, 403, LOGIN),
+         rule_id="rule"),
+    page("post", "distribution-rule-create", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         body=lambda w: {"name": "Заявки с сайта", "method": "round_robin", "is_active": "on"}),
+    page("post", "distribution-rule-edit", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         rule_id="rule", body=lambda w: {"name": "Тендеры", "method": "weighted"}),
+    page("post", "distribution-rule-activate", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         rule_id="rule", body=lambda w: {"is_active": "0"}),
+    page("post", "distribution-rule-move", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         rule_id="rule", body=lambda w: {"direction": "up"}),
+    page("post", "distribution-member-add", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         rule_id="rule", body=lambda w: {"user_id": w.users["manager-other"].pk, "weight": "2"}),
+    page("post", "distribution-member-edit", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         member_id="member", body=lambda w: {"weight": "3", "shift_start": "09:00"}),
+    page("post", "distribution-member-remove", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         member_id="member"),
+    page("post", "distribution-cap", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         body=lambda w: {"cap": "7"}),
+    page("post", "distribution-absence", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         user_id="manager", body=lambda w: {"is_absent": "1"}),
+]
+# fmt: on
+
+ENDPOINTS = API_ENDPOINTS + UI_ENDPOINTS + PRICING_ENDPOINTS + DISCIPLINE_ENDPOINTS
 
 
 # --- the world ----------------------------------------------------------------------------
@@ -241,6 +272,8 @@ class World:
     line: object
     task: object
     product: object
+    rule: object = None  # a distribution rule with world.manager as its member
+    member: object = None
 
 
 @pytest.fixture
@@ -268,7 +301,9 @@ def world(db) -> World:
     task = TaskFactory(deal=deal, title="Отправить КП", due_at=now + dt.timedelta(days=1))
     TaskFactory(deal=deal, title="Созвониться", due_at=now + dt.timedelta(days=3))
     Deal.objects.filter(pk=deal.pk).update(next_step_at=task.due_at)
-    return World(users, manager, client, empty_client, deal, line, task, product)
+    rule = DistributionRuleFactory(name="Все заявки")
+    member = DistributionMemberFactory(rule=rule, user=manager)
+    return World(users, manager, client, empty_client, deal, line, task, product, rule, member)
 
 
 def fingerprint() -> dict:

@@ -1,6 +1,7 @@
 """Admin of the discipline area: alerts, snoozes and the assignment log are read-only
-(the sweep and the services write them); distribution rules and website forms are
-company configuration, edited here by the head."""
+(the sweep and the services write them); so are the distribution rules, which the head
+sets up on the distribution page (/discipline/distribution/, through
+``vrop.discipline.distribution_setup``). Website forms are edited here."""
 
 from __future__ import annotations
 
@@ -58,12 +59,19 @@ class AssignmentAdmin(ReadOnly):
 
 class MemberInline(admin.TabularInline):
     model = DistributionMember
-    fields = ("user", "weight", "shift_start", "shift_end", "weekdays")
-    extra = 1
+    fields = ("user", "weight", "shift_start", "shift_end", "weekdays", "assigned_count")
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(DistributionRule)
-class DistributionRuleAdmin(admin.ModelAdmin):
+class DistributionRuleAdmin(ReadOnly):
     list_display = ("name", "method", "channel", "segment", "priority", "is_active")
     inlines = [MemberInline]
 

@@ -27,7 +27,7 @@ from vrop.core.policy import company_settings, company_settings_cached
 from vrop.crm.choices import OPEN_STAGES, RequestStatus, Stage
 from vrop.crm.models import Deal, Request, Task
 from vrop.discipline import texts
-from vrop.discipline.models import Alert, Snooze
+from vrop.discipline.models import Alert, DistributionMember, DistributionRule, Snooze
 from vrop.discipline.rules import StalledCutoffs, stalled_filter, stalled_reasons
 from vrop.discipline.worktime import working_cutoff
 
@@ -620,3 +620,28 @@ def sellers(*, viewer) -> QuerySet[User]:
     return User.objects.filter(
         role__in=(Role.MANAGER, Role.HEAD), is_active=True, left_on__isnull=True
     ).order_by("last_name", "first_name", "id")
+
+
+# --- distribution setup -----------------------------------------------------------------
+
+
+def distribution_rule_list() -> list[DistributionRule]:
+    """The rules in the order they are tried, each with its members (two queries)."""
+    members = DistributionMember.objects.select_related("user").order_by("id")
+    return list(
+        DistributionRule.objects.order_by("priority", "id").prefetch_related(
+            Prefetch("members", queryset=members)
+        )
+    )
+
+
+def distribution_rule_get(*, rule_id: int) -> DistributionRule:
+    members = DistributionMember.objects.select_related("user").order_by("id")
+    rule = (
+        DistributionRule.objects.filter(pk=rule_id)
+        .prefetch_related(Prefetch("members", queryset=members))
+        .first()
+    )
+    if rule is None:
+        raise NotFound(texts.NO_SUCH_RULE)
+    return rule

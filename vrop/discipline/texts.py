@@ -31,6 +31,23 @@ NO_ELIGIBLE_MANAGER = _(
 )
 REASSIGNED_BY = _("reassigned by %(name)s")
 
+# --- distribution setup -----------------------------------------------------------------
+ONLY_HEAD_CONFIGURES = _("Only the head of sales or the owner sets up distribution.")
+RULE_NEEDS_NAME = _("Name the rule.")
+RULE_NAME_TOO_LONG = _("The rule's name is too long: at most 100 characters.")
+UNKNOWN_METHOD = _("Choose how the rule hands out requests: in turn or weighted.")
+UNKNOWN_CHANNEL = _("There is no such channel.")
+SEGMENT_TOO_LONG = _("The segment is too long: at most 64 characters.")
+UNKNOWN_DIRECTION = _("A rule moves up or down only.")
+CHOOSE_MANAGER = _("Choose the manager.")
+NO_SUCH_RULE = _("No such distribution rule.")
+ALREADY_MEMBER = _("%(name)s is already in this rule.")
+BAD_WEIGHT = _("The weight is a whole number from 1 to %(max)s.")
+BAD_TIME = _("Enter the time as HH:MM, for example 09:00.")
+SHIFT_ORDER = _("The shift must end after it starts.")
+BAD_WEEKDAYS = _("Weekdays are numbers from 0 (Monday) to 6 (Sunday).")
+BAD_CAP = _("The cap is a whole number of requests from 1 to %(max)s.")
+
 # --- next step and snooze ---------------------------------------------------------------
 NEXT_STEP_NEEDS_DATE = _("Give the date of the next step.")
 NEXT_STEP_IN_PAST = _("The next step cannot be in the past.")

@@ -21,4 +21,51 @@ urlpatterns = [
     path("inbox/<int:request_id>/decline/", views.inbox_decline, name="inbox-decline"),
     path("inbox/<int:request_id>/reassign/", views.inbox_reassign, name="inbox-reassign"),
     path("inbox/<int:request_id>/assign/", views.inbox_assign, name="inbox-assign"),
+    path("distribution/", views.distribution_page, name="distribution"),
+    path("distribution/cap/", views.distribution_cap, name="distribution-cap"),
+    path(
+        "distribution/absence/<int:user_id>/",
+        views.distribution_absence,
+        name="distribution-absence",
+    ),
+    path(
+        "distribution/rules/new/",
+        views.distribution_rule_create,
+        name="distribution-rule-create",
+    ),
+    path(
+        "distribution/rules/<int:rule_id>/",
+        views.distribution_rule_page,
+        name="distribution-rule",
+    ),
+    path(
+        "distribution/rules/<int:rule_id>/edit/",
+        views.distribution_rule_edit,
+        name="distribution-rule-edit",
+    ),
+    path(
+        "distribution/rules/<int:rule_id>/activate/",
+        views.distribution_rule_activate,
+        name="distribution-rule-activate",
+    ),
+    path(
+        "distribution/rules/<int:rule_id>/move/",
+        views.distribution_rule_move,
+        name="distribution-rule-move",
+    ),
+    path(
+        "distribution/rules/<int:rule_id>/members/new/",
+        views.distribution_member_add,
+        name="distribution-member-add",
+    ),
+    path(
+        "distribution/members/<int:member_id>/edit/",
+        views.distribution_member_edit,
+        name="distribution-member-edit",
+    ),
+    path(
+        "distribution/members/<int:member_id>/remove/",
+        views.distribution_member_remove,
+        name="distribution-member-remove",
+    ),
 ]

@@ -1,6 +1,7 @@
 """Pages of the discipline area: Today (a manager's day), the control board (the head's
-view of who is behind on what), and the inbox of requests. Views parse, call one
-service or selector, and render; HTMX actions answer with the changed row."""
+view of who is behind on what), the inbox of requests, and the head's setup of request
+distribution. Views parse, call one service or selector, and render; HTMX actions answer
+with the changed row."""
 
 from __future__ import annotations
 
@@ -11,17 +12,23 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from vrop.accounts.choices import Role
 from vrop.accounts.models import User
 from vrop.core.errors import NotFound, ServiceError
+from vrop.core.policy import company_settings
 from vrop.crm import inbox
 from vrop.crm.choices import Channel, RequestStatus
 from vrop.crm.models import Client, Deal, Request, Task
-from vrop.discipline import selectors, services
+from vrop.discipline import distribution_setup, selectors, services
+from vrop.discipline.choices import DistributionMethod
+from vrop.discipline.models import DistributionMember, DistributionRule
 
 # --- helpers ----------------------------------------------------------------------------
 
@@ -369,3 +376,234 @@ def inbox_assign(request: HttpRequest, request_id: int) -> HttpResponse:
     except ServiceError as error:
         return _request_row(request, item, error=error.message)
     return _request_row(request, item)
+
+
+# --- distribution setup (the head's page) -------------------------------------------------
+
+WEEKDAY_CHOICES = sorted(WEEKDAYS_ABBR.items())
+
+
+def _configurer(request: HttpRequest) -> None:
+    if not distribution_setup.can_configure(request.user):
+        raise DjangoPermissionDenied
+
+
+def _rule_or_404(rule_id: int) -> DistributionRule:
+    try:
+        return selectors.distribution_rule_get(rule_id=rule_id)
+    except NotFound:
+        raise Http404 from None
+
+
+def _setup_page(request, *, rule=None, error=None, form=None, status=200) -> HttpResponse:
+    """The distribution page (or one rule's page), with a refusal and the typed form."""
+    context = {
+        "people": list(selectors.sellers(viewer=request.user)),
+        "methods": DistributionMethod.choices,
+        "channels": Channel.choices,
+        "weekdays": WEEKDAY_CHOICES,
+        "error": error,
+        "form": form or {},
+        "form_days": _days(form),
+        "active_checked": form.get("is_active") == "on" if form else True,
+    }
+    if rule is not None:
+        if not (form and form.get("method")):
+            context["active_checked"] = rule.is_active
+        context["rule"] = _rule_or_404(rule.pk)
+        template = "discipline/distribution_rule.html"
+    else:
+        context["rules"] = selectors.distribution_rule_list()
+        context["cap"] = company_settings().open_requests_cap
+        template = "discipline/distribution.html"
+    return render(request, template, context, status=status)
+
+
+def _days(form) -> list[int]:
+    days = []
+    for value in form.getlist("weekdays") if form else []:
+        try:
+            days.append(int(value))
+        except ValueError:
+            continue
+    return days
+
+
+def _setup_write(request, write, *, rule=None, done_to: str) -> HttpResponse:
+    """Run one distribution service: back to the page with a message, or the page again
+    with the Russian refusal and what was typed (422), nothing changed."""
+    try:
+        write()
+    except ServiceError as error:
+        return _setup_page(request, rule=rule, error=error.message, form=request.POST, status=422)
+    messages.success(request, _("Saved."))
+    return redirect(done_to)
+
+
+def _rule_fields(request) -> dict:
+    return {
+        "name": request.POST.get("name", ""),
+        "method": request.POST.get("method", ""),
+        "channel": request.POST.get("channel", ""),
+        "segment": request.POST.get("segment", ""),
+        "is_active": request.POST.get("is_active") == "on",
+    }
+
+
+def _member_fields(request) -> dict:
+    return {
+        "weight": request.POST.get("weight", ""),
+        "shift_start": request.POST.get("shift_start", ""),
+        "shift_end": request.POST.get("shift_end", ""),
+        "weekdays": request.POST.getlist("weekdays"),
+    }
+
+
+@login_required
+@require_GET
+def distribution_page(request: HttpRequest) -> HttpResponse:
+    _configurer(request)
+    return _setup_page(request)
+
+
+@login_required
+@require_POST
+def distribution_rule_create(request: HttpRequest) -> HttpResponse:
+    _configurer(request)
+    created = {}
+
+    def write():
+        created["rule"] = distribution_setup.distribution_rule_create(
+            actor=request.user, **_rule_fields(request)
+        )
+
+    response = _setup_write(request, write, done_to="distribution")
+    if "rule" in created:
+        return redirect("distribution-rule", rule_id=created["rule"].pk)
+    return response
+
+
+@login_required
+@require_GET
+def distribution_rule_page(request: HttpRequest, rule_id: int) -> HttpResponse:
+    _configurer(request)
+    return _setup_page(request, rule=_rule_or_404(rule_id))
+
+
+@login_required
+@require_POST
+def distribution_rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    _configurer(request)
+    rule = _rule_or_404(rule_id)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_rule_update(
+            actor=request.user, rule=rule, **_rule_fields(request)
+        ),
+        rule=rule,
+        done_to=reverse("distribution-rule", args=[rule.pk]),
+    )
+
+
+@login_required
+@require_POST
+def distribution_rule_activate(request: HttpRequest, rule_id: int) -> HttpResponse:
+    _configurer(request)
+    rule = _rule_or_404(rule_id)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_rule_activate(
+            actor=request.user, rule=rule, is_active=request.POST.get("is_active") == "1"
+        ),
+        done_to="distribution",
+    )
+
+
+@login_required
+@require_POST
+def distribution_rule_move(request: HttpRequest, rule_id: int) -> HttpResponse:
+    _configurer(request)
+    rule = _rule_or_404(rule_id)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_rule_move(
+            actor=request.user, rule=rule, direction=request.POST.get("direction", "")
+        ),
+        done_to="distribution",
+    )
+
+
+@login_required
+@require_POST
+def distribution_member_add(request: HttpRequest, rule_id: int) -> HttpResponse:
+    _configurer(request)
+    rule = _rule_or_404(rule_id)
+    user_id = _int(request.POST.get("user_id"))
+    user = User.objects.filter(pk=user_id).first() if user_id else None
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_member_add(
+            actor=request.user, rule=rule, user=user, **_member_fields(request)
+        ),
+        rule=rule,
+        done_to=reverse("distribution-rule", args=[rule.pk]),
+    )
+
+
+def _member_or_404(member_id: int) -> DistributionMember:
+    return _object(DistributionMember.objects.select_related("rule"), member_id)
+
+
+@login_required
+@require_POST
+def distribution_member_edit(request: HttpRequest, member_id: int) -> HttpResponse:
+    _configurer(request)
+    member = _member_or_404(member_id)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_member_update(
+            actor=request.user, member=member, **_member_fields(request)
+        ),
+        rule=member.rule,
+        done_to=reverse("distribution-rule", args=[member.rule_id]),
+    )
+
+
+@login_required
+@require_POST
+def distribution_member_remove(request: HttpRequest, member_id: int) -> HttpResponse:
+    _configurer(request)
+    member = _member_or_404(member_id)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_member_remove(actor=request.user, member=member),
+        rule=member.rule,
+        done_to=reverse("distribution-rule", args=[member.rule_id]),
+    )
+
+
+@login_required
+@require_POST
+def distribution_cap(request: HttpRequest) -> HttpResponse:
+    _configurer(request)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_cap_set(
+            actor=request.user, cap=request.POST.get("cap")
+        ),
+        done_to="distribution",
+    )
+
+
+@login_required
+@require_POST
+def distribution_absence(request: HttpRequest, user_id: int) -> HttpResponse:
+    _configurer(request)
+    person = _object(User.objects.all(), user_id)
+    return _setup_write(
+        request,
+        lambda: distribution_setup.manager_absence_set(
+            actor=request.user, user=person, is_absent=request.POST.get("is_absent") == "1"
+        ),
+        done_to="distribution",
+    )

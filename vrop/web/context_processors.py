@@ -12,6 +12,7 @@ NAVIGATION = [
     ("today", _("Today"), ("manager", "head")),
     ("board", _("Control board"), ("head", "owner")),
     ("inbox", _("Inbox"), ("manager", "head", "owner")),
+    ("distribution", _("Distribution"), ("head", "owner")),
     ("deal-list", _("Deals"), ("owner", "head", "manager", "finance", "supply")),
     ("client-list", _("Clients"), ("owner", "head", "manager", "finance")),
     ("product-list", _("Products"), ()),

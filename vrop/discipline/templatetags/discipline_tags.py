@@ -86,3 +86,13 @@ def board_rows(board) -> str:
             "</tr>"
         )
     return mark_safe("\n".join(lines))  # noqa: S308 — every value above is escaped or a number
+
+
+@register.filter
+def time_value(value) -> str:
+    """A time (or the text typed into a time field) as the value of ``<input type="time">``."""
+    if value is None or value == "":
+        return ""
+    if hasattr(value, "strftime"):
+        return value.strftime("%H:%M")
+    return str(value)
