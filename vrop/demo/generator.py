@@ -231,6 +231,7 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
                 _response_times(Deal.objects.all())
         if bulk:  # once the invoices' index by deal is back
             _paid_on(Deal.objects.all())
+            _margin_days(Deal.objects.all())
     result = {model_label.split(".")[1].lower(): count for model_label, count in counts.items()}
     result["approvalrequest"] = _pending_approvals(today)
     say(f"{result['approvalrequest']} price approvals waiting")
@@ -249,10 +250,17 @@ def _paid_on(deals) -> None:
     deals_paid_on_refresh(deals.filter(pk__in=Invoice.objects.values("deal_id")))
 
 
+def _margin_days(deals) -> None:
+    from vrop.pricing.services import margin_days_refresh
+
+    margin_days_refresh(deals)
+
+
 def _deal_facts(deals) -> None:
     """The facts deals keep for the numbers, by the functions that own them."""
     _response_times(deals)
     _paid_on(deals)
+    _margin_days(deals)
 
 
 # The tables the history fills: loaded with their keys deferred on PostgreSQL.

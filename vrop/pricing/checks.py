@@ -34,6 +34,26 @@ def approval_follows_lines(deal, *, actor, context) -> list[Violation]:
     return []
 
 
+def _margin_summary_bulk(queryset) -> dict:
+    """Imports: the deals they touched are brought into the margin summary at once."""
+    from vrop.pricing.services import margin_days_refresh
+
+    margin_days_refresh(queryset)
+    return {}
+
+
+@rule("deal.save", bulk=_margin_summary_bulk)
+def margin_summary_follows_deal(deal, *, actor, context) -> list[Violation]:
+    """A won deal is counted in the margin summary on its closing day; one that stops
+    being won (reopened, lost) leaves it; a won deal's new lines are counted again."""
+    if deal.stage == "won" or context.get("from_stage") == "won":
+        from vrop.crm.models import Deal
+        from vrop.pricing.services import margin_days_refresh
+
+        margin_days_refresh(Deal.objects.filter(pk=deal.pk))
+    return []
+
+
 def _approval_violation(decision) -> Violation:
     who = _("the owner") if decision.role == "owner" else _("the head of sales")
     first = decision.reasons[0].message if decision.reasons else ""

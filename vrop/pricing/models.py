@@ -39,6 +39,7 @@ class PriceList(models.Model):
     )
     source_file = models.CharField(_("file"), max_length=300, blank=True, default="")
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("price list")
@@ -178,3 +179,82 @@ class Quote(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class Purchase(models.Model):
+    """A receipt of goods bought from a supplier: the fact behind a product's cost price.
+
+    Recording one (``services.purchase_record``) makes its price the product's cost price
+    when it is the latest receipt of that product (by date; a later-dated applied price
+    list with a cost price wins over an earlier receipt, see docs/pricing.md).
+    """
+
+    product = models.ForeignKey(
+        "crm.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="purchases"
+    )
+    qty = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3)
+    price = models.DecimalField(_("purchase price"), **MONEY)
+    received_on = models.DateField(_("received on"))
+    supplier = models.CharField(_("supplier"), max_length=200, blank=True, default="")
+    document = models.CharField(_("document"), max_length=100, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        ordering = ["-received_on", "-id"]
+        indexes = [models.Index(fields=["product", "received_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.product}: {self.qty} × {self.price} ({self.received_on:%d.%m.%Y})"
+
+
+SUM = {"max_digits": 30, "decimal_places": 6, "default": Decimal("0")}
+
+
+class MarginDay(models.Model):
+    """Won deals' line sums per closing day (local) and product category.
+
+    What the margin report reads by category instead of every line of the period.
+    Written only by ``services.margin_days_refresh``, which recomputes whole days from
+    the lines; ``deals`` is the number of deals with a line of the category that day.
+    """
+
+    day = models.DateField(_("day"))
+    category = models.CharField(_("category"), max_length=100, blank=True, default="")
+    revenue = models.DecimalField(_("revenue"), **SUM)
+    cost = models.DecimalField(_("cost"), **SUM)
+    listed_total = models.DecimalField(**SUM)  # Σ qty × list price
+    discounted_revenue = models.DecimalField(**SUM)  # Σ qty × price of lines with a list price
+    deals = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("margin by day and category")
+        verbose_name_plural = _("margin by day and category")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "category"], name="margin_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%d.%m.%Y} {self.category}"
+
+
+class MarginDayDeal(models.Model):
+    """The day a won deal is counted on in ``MarginDay``: so that reopening the deal, or
+    winning it again on another day, takes it out of the day it was in."""
+
+    deal = models.OneToOneField(
+        "crm.Deal", primary_key=True, on_delete=models.CASCADE, related_name="margin_day"
+    )
+    day = models.DateField(db_index=True)
+
+    class Meta:
+        verbose_name = _("deal in the margin summary")
+        verbose_name_plural = _("deals in the margin summary")
+
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.day:%d.%m.%Y}"

@@ -13,6 +13,8 @@ import hashlib
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,26 +47,85 @@ def policy_current() -> Policy:
     )
 
 
-def deal_priced_lines(deal: Deal) -> list[PricedLine]:
-    rows = deal.lines.order_by("position", "id").values_list(
-        "product__name", "product__category", "qty", "price", "cost_price", "list_price"
+_LINES_SQL = """
+SELECT p.name, p.category, l.qty, l.price, l.cost_price, l.list_price, c.min_margin_pct
+FROM {line} l
+JOIN {product} p ON p.id = l.product_id
+LEFT JOIN {policy} c ON c.category = p.category
+WHERE l.deal_id = %s
+ORDER BY l.position, l.id
+"""
+
+
+def _lines_with_minimums(deal: Deal) -> list[tuple]:
+    """The deal's lines with their product and the minimum margin of its category (or
+    None), in one query. Plain SQL: this runs on every line write and every check of a
+    deal, and the ORM's compilation of the same query cost more than the query itself
+    (docs/benchmarks.md, "Price discipline")."""
+    from django.db import connection
+
+    from vrop.crm.models import DealLine, Product
+
+    quote = connection.ops.quote_name
+    sql = _LINES_SQL.format(
+        line=quote(DealLine._meta.db_table),
+        product=quote(Product._meta.db_table),
+        policy=quote(CategoryPolicy._meta.db_table),
     )
-    return [
-        PricedLine(
-            position=index,
-            product=name,
-            category=category,
-            qty=qty,
-            price=price,
-            cost_price=cost_price,
-            list_price=list_price,
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [deal.pk])
+        rows = cursor.fetchall()
+    if connection.vendor == "sqlite":  # SQLite hands numbers back as int or float
+        return [(*row[:2], *(_decimal(v) for v in row[2:])) for row in rows]
+    return rows
+
+
+def _decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def deal_priced_lines_and_policy(deal: Deal) -> tuple[list[PricedLine], Policy]:
+    """The deal's lines as the rule sees them and the policy that applies to them.
+
+    One query for the lines, their products and their categories' minimums, plus the
+    company's settings row (none inside ``company_settings_cached()``): the policy carries
+    only the minimums of the categories on the deal, which is all the rule looks up.
+    """
+    lines, minimums = [], {}
+    for index, (name, category, qty, price, cost, list_price, minimum) in enumerate(
+        _lines_with_minimums(deal)
+    ):
+        lines.append(
+            PricedLine(
+                position=index,
+                product=name,
+                category=category,
+                qty=qty,
+                price=price,
+                cost_price=cost,
+                list_price=list_price,
+            )
         )
-        for index, (name, category, qty, price, cost_price, list_price) in enumerate(rows)
-    ]
+        if minimum is not None:
+            minimums[category] = minimum
+    row = company_settings()
+    policy = Policy(
+        manager_discount_pct=row.discount_manager_pct,
+        head_discount_pct=row.discount_head_pct,
+        min_margin_pct=row.min_margin_pct,
+        category_min_margin_pct=minimums,
+    )
+    return lines, policy
+
+
+def deal_priced_lines(deal: Deal) -> list[PricedLine]:
+    return deal_priced_lines_and_policy(deal)[0]
 
 
 def deal_pricing_evaluate(deal: Deal, *, policy: Policy | None = None) -> Decision:
-    return approval_level_required(deal_priced_lines(deal), policy or policy_current())
+    """The level the deal's prices need, with every reason (see ``rules``)."""
+    lines, own_policy = deal_priced_lines_and_policy(deal)
+    return approval_level_required(lines, policy or own_policy)
 
 
 def lines_fingerprint(deal: Deal) -> str:
@@ -523,3 +584,99 @@ def price_list_import_xlsx(
     if effective_from <= timezone.localdate():
         price_list_apply(price_list=price_list)
     return price_list
+
+
+# --- the margin summary -------------------------------------------------------------------
+
+MARGIN_LOCK_NAMESPACE = 7405  # PostgreSQL advisory locks: (namespace, day ordinal)
+
+
+def _insert_select(model, columns: list[str], queryset) -> None:
+    """``INSERT INTO model (columns) SELECT …``: the queryset's SQL, its columns in order."""
+    from django.core.exceptions import EmptyResultSet
+    from django.db import connection
+
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
+
+
+def _lock_days(days) -> None:
+    """Serialise the recomputation of a day between transactions (PostgreSQL; SQLite
+    serialises every write transaction already). Days in order: no deadlock."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for day in sorted(days):
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [MARGIN_LOCK_NAMESPACE, day.toordinal()]
+            )
+
+
+@transaction.atomic
+def margin_days_refresh(deals) -> int:
+    """Bring the margin summary up to date for ``deals`` (a queryset of deals).
+
+    The one function that writes ``MarginDay`` and ``MarginDayDeal``: every deal of the
+    queryset that is won is counted on the local day of its ``closed_at``; one that is
+    not won any more leaves the day it was counted on. Each day touched (where the deals
+    were and where they are now) is recomputed as a whole from the lines of its won
+    deals, under a per-day lock, so concurrent wins on one day cannot lose each other.
+    Called on every save of a won deal or of a deal that stops being won (the rule
+    ``margin_summary_follows_deal``; imports through its bulk variant), by the demo and
+    the migration that fills an existing database. Returns the number of days recomputed.
+    """
+    from django.db.models import Count, ExpressionWrapper, F, Q, Sum
+    from django.db.models.functions import TruncDate
+
+    from vrop.crm.choices import Stage
+    from vrop.crm.models import DealLine
+    from vrop.pricing.models import MarginDay, MarginDayDeal
+
+    deals = deals.order_by()
+    zone = timezone.get_default_timezone()
+    won = deals.filter(stage=Stage.WON, closed_at__isnull=False).annotate(
+        counted_on=TruncDate("closed_at", tzinfo=zone)
+    )
+    days = set(
+        MarginDayDeal.objects.filter(deal__in=deals.values("pk"))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    days |= set(won.values_list("counted_on", flat=True).distinct())
+    if not days:
+        return 0
+    _lock_days(days)
+    MarginDayDeal.objects.filter(deal__in=deals.values("pk")).delete()
+    _insert_select(MarginDayDeal, ["deal", "day"], won.values_list("pk", "counted_on"))
+    MarginDay.objects.filter(day__in=days).delete()
+    money = DecimalField(max_digits=30, decimal_places=6)
+    amount = ExpressionWrapper(F("qty") * F("price"), output_field=money)
+    lines = (
+        DealLine.objects.filter(deal__margin_day__day__in=days)
+        .annotate(day=F("deal__margin_day__day"), category=F("product__category"))
+        .values("day", "category")
+        .annotate(
+            revenue=Sum(amount),
+            cost=Sum(ExpressionWrapper(F("qty") * F("cost_price"), output_field=money)),
+            listed_total=Sum(ExpressionWrapper(F("qty") * F("list_price"), output_field=money)),
+            discounted_revenue=Coalesce(
+                Sum(amount, filter=Q(list_price__gt=0)), Value(Decimal("0"), output_field=money)
+            ),
+            deals=Count("deal_id", distinct=True),
+        )
+        .order_by()
+    )
+    _insert_select(
+        MarginDay,
+        ["day", "category", "revenue", "cost", "listed_total", "discounted_revenue", "deals"],
+        lines,
+    )
+    return len(days)
