@@ -1,18 +1,29 @@
 """The discipline sweep: full (every deal and request) and incremental (after one change).
 
-Runs against the configured database (``DATABASE_URL`` or the SQLite data directory).
+Runs against the configured database (``DATABASE_URL`` or the SQLite data directory):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/copy50 VROP_BENCH_WRITES=1 vrop bench sweep
+    VROP_DATA_DIR=/tmp/s50 VROP_BENCH_WRITES=1 vrop bench sweep
+
 With no deals there, it first creates the demo company at ``--scale`` (with
-``--quick``: a tiny synthetic department of 2 000 deals). Prints: deals, open deals, the first full sweep (opens every alert), a
-steady full sweep (nothing changed), and the incremental sweep after a next step is set
-on one deal (median and p95 of several runs).
+``--quick``: a tiny synthetic department of 2 000 deals). A full sweep WRITES (it opens
+and closes alerts and queues nudges), so against a database that already holds a
+company it runs only with ``VROP_BENCH_WRITES=1``: use your own copy, never a shared
+read-only one. The incremental runs are rolled back one by one (the next step set and
+the sweep after it), so they leave the deals as they were.
+
+Prints: deals, open deals, open alerts before; the first full sweep (on a company without
+alerts it opens them all), a steady full sweep (nothing changed), and the incremental
+sweep after a next step is set on one deal (median and p95 of several runs).
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 
@@ -117,21 +128,31 @@ def run(scale=None, quick=False):
     from vrop.crm.models import Deal, Request
     from vrop.discipline import services
     from vrop.discipline.models import Alert
+    from vrop.discipline.services import next_step_set
     from vrop.discipline.worktime import ensure_calendar
 
+    if Deal.objects.exists() and os.environ.get("VROP_BENCH_WRITES") != "1":
+        print(
+            "skipped: the database already holds a company and a full sweep writes to it; "
+            "set VROP_BENCH_WRITES=1 to run against it (your own copy only)",
+            flush=True,
+        )
+        return
     _ensure_data(scale or 1, quick)
     ensure_calendar()
     reverse("today")  # load the URLconf once (the nudges link to pages), as a worker has
     deals = Deal.objects.count()
     open_deals = Deal.objects.filter(stage__in=OPEN_STAGES).count()
+    open_before = Alert.objects.filter(resolved_at__isnull=True).count()
     print(
-        f"database: {connection.vendor}; deals: {deals}; open: {open_deals}; "
-        f"requests: {Request.objects.count()}",
+        f"database: {connection.vendor} {connection.settings_dict.get('NAME')}; deals: {deals}; "
+        f"open: {open_deals}; requests: {Request.objects.count()}; open alerts: {open_before}",
         flush=True,
     )
     first = services.sweep()
+    label = "first" if open_before == 0 else "with alerts already open"
     print(
-        f"full sweep, first: {first.seconds:.2f} s; opened {sum(first.opened.values())}, "
+        f"full sweep, {label}: {first.seconds:.2f} s; opened {sum(first.opened.values())}, "
         f"escalated {first.escalated}, nudges {first.nudges}",
         flush=True,
     )
@@ -144,12 +165,12 @@ def run(scale=None, quick=False):
     )
     timings = []
     for deal_id in stalled:
-        deal = Deal.objects.get(pk=deal_id)
-        due = timezone.now() + timezone.timedelta(days=1)
-        from vrop.discipline.services import next_step_set
-
-        next_step_set(actor=None, deal=deal, due_at=due, title="bench")
-        timings.append(services.sweep(deal_ids=[deal_id]).seconds)
+        with transaction.atomic():
+            deal = Deal.objects.get(pk=deal_id)
+            due = timezone.now() + timezone.timedelta(days=1)
+            next_step_set(actor=None, deal=deal, due_at=due, title="bench")
+            timings.append(services.sweep(deal_ids=[deal_id]).seconds)
+            transaction.set_rollback(True)  # leave the deal as it was
     if timings:
         print(
             f"incremental sweep after one change: median {statistics.median(timings) * 1000:.0f} ms,"
