@@ -507,17 +507,23 @@ def invoice_get(*, viewer: User, invoice_id: int) -> Invoice:
 # --- days to payment, DSO, payment discipline -------------------------------------------
 
 
-def _median(queryset, expression) -> Decimal | None:
-    """The median of an integer expression over a queryset, read from the database."""
-    values = queryset.annotate(_value=expression).order_by("_value")
-    count = values.count()
-    if count == 0:
+def median_of_counts(counts: list[tuple[int, int]]) -> Decimal | None:
+    """The median of values given as (value, how many) sorted by value: the middle value,
+    or the mean of the two middle ones for an even count; None when there are none."""
+    total = sum(n for _value, n in counts)
+    if not total:
         return None
-    middle = values.values_list("_value", flat=True)
-    if count % 2:
-        return Decimal(middle[count // 2])
-    low, high = list(middle[count // 2 - 1 : count // 2 + 1])
-    return (Decimal(low) + Decimal(high)) / 2
+    lower_rank, upper_rank = (total - 1) // 2, total // 2
+    seen = 0
+    lower = upper = None
+    for value, n in counts:
+        if lower is None and seen + n > lower_rank:
+            lower = value
+        if upper is None and seen + n > upper_rank:
+            upper = value
+            break
+        seen += n
+    return (Decimal(lower) + Decimal(upper)) / 2
 
 
 @dataclass(frozen=True)
@@ -534,10 +540,13 @@ def days_to_payment(
     date_to: date,
     manager_id: int | None = None,
     client_id: int | None = None,
+    team_id: int | None = None,
 ) -> dict:
     """Days from invoice date to full payment, for invoices fully paid in [from, to].
 
     Returns ``DaysToPayment(count, median, mean)`` (days; mean to 0.1; None when none).
+    One query: how many invoices took each number of days, the median and the mean read
+    from those counts. ``team_id`` narrows to the invoices of a team's managers.
     """
     invoices = Invoice.objects.visible_to(viewer).filter(
         paid_on__gte=date_from, paid_on__lte=date_to
@@ -546,14 +555,21 @@ def days_to_payment(
         invoices = invoices.filter(manager_id=manager_id)
     if client_id:
         invoices = invoices.filter(client_id=client_id)
-    days = DaysBetween(F("paid_on"), F("issued_on"))
-    stats = invoices.order_by().aggregate(count=Count("pk"), mean=Avg(days))
-    mean = stats["mean"]
-    return DaysToPayment(
-        count=stats["count"],
-        median=_median(invoices, days),
-        mean=None if mean is None else Decimal(str(mean)).quantize(Decimal("0.1")),
-    )
+    if team_id:
+        invoices = invoices.filter(manager__team_id=team_id)
+    counts = [
+        (row["days"], row["n"])
+        for row in invoices.annotate(days=DaysBetween(F("paid_on"), F("issued_on")))
+        .values("days")
+        .annotate(n=Count("pk"))
+        .order_by("days")
+        if row["days"] is not None
+    ]
+    count = sum(n for _days, n in counts)
+    mean = None
+    if count:
+        mean = (Decimal(sum(days * n for days, n in counts)) / count).quantize(Decimal("0.1"))
+    return DaysToPayment(count=count, median=median_of_counts(counts), mean=mean)
 
 
 def receivables_at(*, viewer: User, at: date, manager_id: int | None = None) -> Decimal:
