@@ -18,6 +18,8 @@ import time_machine
 
 from tests import factories
 from vrop.crm.choices import Stage
+from vrop.crm.models import Deal
+from vrop.discipline.worktime import refresh_response_times
 from vrop.receivables.services import payment_record
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -137,6 +139,7 @@ def company(db, frozen, owner):
     d1.save(update_fields=["first_contact_at"])
     d2.first_contact_at = at(3, 13)
     d2.save(update_fields=["first_contact_at"])
+    refresh_response_times(Deal.objects.filter(pk__in=[d1.pk, d2.pk]))  # as the services do
 
     old = factories.InvoiceFactory(
         deal=deal_for(b, stage=Stage.WON),

@@ -39,7 +39,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from vrop.analytics.periods import Period, Scope, day_start, period_of
-from vrop.analytics.selectors.funnel import _first_reached, _last_paid_on, _reached
+from vrop.analytics.selectors.funnel import _first_reached, _reached
 from vrop.analytics.selectors.kpi import fully_paid
 from vrop.core.money import ZERO, percent, round_money
 from vrop.crm.choices import Stage
@@ -102,7 +102,7 @@ def stage_odds(*, at: date, fresh: bool = False) -> dict[str, StageOdds]:
         aggregates[f"n_paid_{stage}"] = Count("pk", filter=reached & paid)
         start = F("received_at") if stage == "lead" else _first_reached(stage)
         aggregates[f"days_{stage}"] = Avg(
-            ExpressionWrapper(_last_paid_on() - TruncDate(start), output_field=DurationField()),
+            ExpressionWrapper(F("paid_on") - TruncDate(start), output_field=DurationField()),
             filter=reached & paid,
         )
     row = Deal.objects.filter(received_at__gte=since, received_at__lt=day_start(at)).aggregate(

@@ -81,27 +81,17 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
         "risk_client_overdue": Exists(unpaid.filter(due_on__lt=day)),
         "client_unpaid": client_unpaid,
     }
-    approval = sources.pending_approval_exists()
-    if approval is not None:
-        annotations["risk_pending_approval"] = approval
-    stalled = sources.stalled_condition_for(at)
-    if stalled is not None:
-        annotations["risk_stalled"] = Exists(stalled.filter(pk=OuterRef("pk")))
-    promise = sources.unconfirmed_promise_condition(at)
+    annotations["risk_pending_approval"] = sources.pending_approval_exists()
+    annotations["risk_stalled"] = Exists(
+        sources.stalled_condition_for(at).filter(pk=OuterRef("pk"))
+    )
+    annotations["risk_unconfirmed_promise"] = sources.unconfirmed_promise(at)
     deals = (
         Deal.objects.visible_to(viewer)
         .filter(stage__in=OPEN_STAGES)
         .select_related("client", "manager")
         .annotate(**annotations)
     )
-    if promise is not None:
-        from django.db.models import BooleanField, Case, When
-
-        deals = deals.annotate(
-            risk_unconfirmed_promise=Case(
-                When(promise, then=Value(True)), default=Value(False), output_field=BooleanField()
-            )
-        )
     rows = []
     for deal in deals.order_by("-amount", "pk")[:limit]:
         risks = []
@@ -109,9 +99,9 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
             risks.append("no_next_step")
         elif deal.next_step_at < at:
             risks.append("next_step_overdue")
-        if getattr(deal, "risk_unconfirmed_promise", False):
+        if deal.risk_unconfirmed_promise:
             risks.append("unconfirmed_promise")
-        if getattr(deal, "risk_pending_approval", False):
+        if deal.risk_pending_approval:
             risks.append("pending_approval")
         if deal.risk_client_overdue:
             risks.append("client_overdue")
@@ -122,7 +112,7 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
             and deal.client_unpaid + deal.amount > client.credit_limit
         ):
             risks.append("over_limit")
-        if getattr(deal, "risk_stalled", False):
+        if deal.risk_stalled:
             risks.append("stalled")
         rows.append(DealRisk(deal=deal, risks=risks))
     return rows
@@ -352,17 +342,10 @@ def head_dashboard(
             row = by_id.get(item["manager_id"])
             if row is not None:
                 row.stalled, row.stalled_amount = item["n"], item["amount_sum"] or ZERO
-        balance = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD)
-        for item in (
-            Invoice.objects.visible_to(viewer)
-            .filter(paid_on__isnull=True, due_on__lt=day)
-            .values("manager_id")
-            .annotate(total=Sum(balance))
-            .order_by()
-        ):
-            row = by_id.get(item["manager_id"])
+        for manager_id, overdue in sources.overdue_by_manager(viewer=viewer, at=day).items():
+            row = by_id.get(manager_id)
             if row is not None:
-                row.overdue = item["total"] or ZERO
+                row.overdue = overdue
         _colour_rows(rows, policy)
         total = sales_totals(viewer=viewer, period=Period(month.start, day))
         target = plan_target(viewer=viewer, metric=Metric.GROSS_PROFIT, period=month)

@@ -3,8 +3,9 @@
 The cohort is the deals that arrived in the period (``received_at``). A deal has
 reached a stage when its stage history shows it in that stage or a later one, or it is
 there now (a deal that skipped a stage has passed it). Paid is "fully paid" as in the
-conversion quote → payment: invoices exist and all were paid by ``as_of``. Cycle time
-is the mean number of days from arrival to first reaching the stage.
+conversion quote → payment: invoices exist and all were paid by ``as_of``
+(``Deal.paid_on``). Cycle time is the mean number of days from arrival to first reaching
+the stage (for paid: to ``Deal.paid_on``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Max,
     OuterRef,
     Q,
     Subquery,
@@ -36,7 +36,6 @@ from vrop.analytics.selectors.kpi import fully_paid
 from vrop.core.money import ZERO, percent, round_money
 from vrop.crm.choices import Stage
 from vrop.crm.models import Deal, StageChange
-from vrop.receivables.models import Invoice
 
 STEPS = ("lead", "contact", "quote", "won", "paid")
 STEP_LABELS = {
@@ -175,16 +174,6 @@ def _cohort(*, viewer, period: Period, scope: Scope):
     )
 
 
-def _last_paid_on():
-    return Subquery(
-        Invoice.objects.filter(deal_id=OuterRef("pk"))
-        .order_by()
-        .values("deal_id")
-        .annotate(last=Max("paid_on"))
-        .values("last")
-    )
-
-
 def _aggregates(as_of: date) -> dict:
     """Aggregates over the cohort. Subqueries are inlined (not annotated), so that the
     aggregate runs on the deal table itself, in one pass."""
@@ -198,7 +187,7 @@ def _aggregates(as_of: date) -> dict:
             ExpressionWrapper(_first_reached(step) - F("received_at"), output_field=DurationField())
         )
     result["cycle_paid"] = Avg(
-        ExpressionWrapper(_last_paid_on() - TruncDate("received_at"), output_field=DurationField()),
+        ExpressionWrapper(F("paid_on") - TruncDate("received_at"), output_field=DurationField()),
         filter=fully_paid(as_of),
     )
     return result

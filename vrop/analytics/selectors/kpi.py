@@ -21,7 +21,7 @@ from vrop.crm.choices import Stage
 from vrop.crm.models import Deal, StageChange
 from vrop.planning.models import Metric
 from vrop.planning.selectors import RunRate, plan_target, run_rate
-from vrop.receivables.models import Invoice, Payment, Shipment
+from vrop.receivables.models import Payment, Shipment
 
 MONEY_FIELD = DecimalField(max_digits=18, decimal_places=2)
 GROSS_PROFIT = ExpressionWrapper(F("amount") - F("cost"), output_field=MONEY_FIELD)
@@ -135,14 +135,15 @@ def cash_receipts(*, viewer, period: Period, scope: Scope | None = None) -> Deci
 # --- conversion quote → payment --------------------------------------------------------------
 
 
-def fully_paid(as_of: date, deal_ref: str = "pk") -> Q:
-    """A deal is fully paid on ``as_of``: it has invoices and every one was paid by then.
+def fully_paid(as_of: date, prefix: str = "") -> Q:
+    """A deal is fully paid on ``as_of``: it has invoices and every one was paid by then —
+    ``Deal.paid_on`` (the day it became fully paid, kept by receivables'
+    ``deals_paid_on_refresh``) is on or before ``as_of``. ``prefix`` is the path to the
+    deal from another model (``"deal__"``).
 
     A deal with no invoice is not paid (it stays in the denominator of conversions).
     """
-    invoices = Invoice.objects.filter(deal_id=OuterRef(deal_ref))
-    unpaid = invoices.filter(Q(paid_on__isnull=True) | Q(paid_on__gt=as_of))
-    return Q(Exists(invoices)) & ~Q(Exists(unpaid))
+    return Q(**{f"{prefix}paid_on__lte": as_of})
 
 
 @dataclass(frozen=True)
