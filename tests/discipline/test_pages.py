@@ -235,7 +235,9 @@ def test_board_rows_link_each_number_and_escape_names():
     assert f'<td class="num"><a href="{base}/stalled/">2</a></td>' in html
     assert '<td class="num">1\xa0234,50\xa0₽</td>' in html
     assert f'<td class="num"><a href="{base}/overdue/">1</a></td>' in html
-    assert f'<td class="num">2</td><td class="num"><a href="{base}/sla/">2</a></td>' in html
+    assert (
+        f'<a href="{base}/sla_today/">2</a></td><td class="num"><a href="{base}/sla/">2</a>' in html
+    )
     assert f'<td class="num"><a href="{base}/no_next_step/">2</a></td>' in html
     assert '<span class="text-muted">никто</span>' in html
     assert '<a href="/discipline/board/0/stalled/">1</a>' in html
@@ -259,3 +261,33 @@ def test_board_queries_do_not_grow_with_managers(manager):
         page = web.get("/discipline/board/")
     assert page.content.decode().count('class="behind"') >= first.count('class="behind"') + 5
     assert len(many) == len(few) <= 12
+
+
+def test_board_links_a_managers_waiting_requests_to_the_inbox_filtered(manager):
+    other = ManagerFactory()
+    RequestFactory(manager=manager, company_name="ООО «Моя заявка»")
+    RequestFactory(manager=other, company_name="ООО «Чужая заявка»")
+    RequestFactory(manager=None, company_name="ООО «Ничья заявка»")
+    head = browser(HeadFactory())
+
+    board = head.get("/discipline/board/").content.decode()
+    mine = head.get(f"/discipline/inbox/?manager={manager.pk}").content.decode()
+    as_manager = browser(other).get(f"/discipline/inbox/?manager={manager.pk}").content.decode()
+
+    assert f'<a href="/discipline/inbox/?manager={manager.pk}">1</a>' in board
+    assert '<a href="/discipline/inbox/?tab=unassigned">1</a>' in board
+    assert "ООО «Моя заявка»" in mine and "ООО «Чужая заявка»" not in mine
+    assert "ООО «Ничья заявка»" not in mine
+    # A manager sees their own requests only, whatever the address says.
+    assert "ООО «Чужая заявка»" in as_manager and "ООО «Моя заявка»" not in as_manager
+
+
+def test_today_counts_every_waiting_request_beyond_the_list(manager):
+    from vrop.discipline.selectors import today
+
+    RequestFactory.create_batch(3, manager=manager)
+
+    day = today(viewer=manager, rows=2)
+
+    assert (len(day.requests), day.requests_count) == (2, 3)
+    assert today(viewer=manager, rows=5).requests_count == 3

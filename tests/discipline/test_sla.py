@@ -10,7 +10,7 @@ import time_machine
 
 from tests.factories import DealFactory, RequestFactory
 from vrop.crm.choices import Stage
-from vrop.discipline.selectors import board, sla_breaches_by_manager, sla_stats
+from vrop.discipline.selectors import board, board_deals, sla_breaches_by_manager, sla_stats
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,14 @@ def test_breaches_per_manager_for_the_week_and_today(example, manager, other_man
         2,
         0,
     )
+
+
+def test_board_click_through_lists_the_deals_behind_the_sla_numbers(example, manager, owner):
+    with time_machine.travel(NOW, tick=False):
+        week = board_deals(viewer=owner, manager_id=manager.pk, kind="sla")
+        today = board_deals(viewer=owner, manager_id=manager.pk, kind="sla_today")
+    # Late first contact and quote (Monday 17:55), a quote still waiting after 540 working
+    # minutes (Tuesday 12:00), no contact for 60 minutes (today 11:00); not the deal on
+    # time, the one waiting 10 minutes, nor the lost one.
+    assert sorted(deal.received_at for deal in week) == [msk(16, 17, 55), msk(17, 12), msk(18, 11)]
+    assert [deal.received_at for deal in today] == [msk(18, 11)]

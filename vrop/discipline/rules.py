@@ -120,9 +120,15 @@ def stalled_condition(cutoffs: StalledCutoffs) -> Q:
     )
 
 
+def is_stalled(cutoffs: StalledCutoffs) -> Q:
+    """The stalled rule at ``cutoffs.at`` with snoozes: one condition on deal rows (also
+    usable in an annotation, e.g. a risk flag on a few rows of another deal query)."""
+    return stalled_condition(cutoffs) & ~Q(active_snooze(cutoffs.at))
+
+
 def stalled_filter(deals, cutoffs: StalledCutoffs):
     """``deals`` narrowed to the stalled ones at ``cutoffs.at``: one SQL condition."""
-    return deals.filter(stalled_condition(cutoffs)).exclude(active_snooze(cutoffs.at))
+    return deals.filter(is_stalled(cutoffs))
 
 
 def stalled_reasons(

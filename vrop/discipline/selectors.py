@@ -290,36 +290,41 @@ class _SlaLimits:
         )
 
 
-def _deal_breaches(limits: _SlaLimits, prefix: str = "", period: Q | None = None) -> dict:
-    """Aggregates of a deal query: breaches of the first-contact and quote SLA (measured
-    over the limit, or still waiting past the cut-off), optionally within ``period``."""
-    period = period or Q()
+def _deal_breach_conditions(limits: _SlaLimits) -> dict[str, Q]:
+    """A deal's SLA breaches, one condition each: measured over the limit, or still
+    waiting past the cut-off (first contact: open deals; quote: before the quote)."""
     return {
-        f"{prefix}first_late": Count(
-            "id", filter=period & Q(first_contact_work_seconds__gt=limits.first_seconds)
+        "first_late": Q(first_contact_work_seconds__gt=limits.first_seconds),
+        "quote_late": Q(quote_work_seconds__gt=limits.quote_seconds),
+        "first_waiting": Q(
+            first_contact_at__isnull=True,
+            stage__in=OPEN_STAGES,
+            received_at__lt=limits.first_cutoff,
         ),
-        f"{prefix}quote_late": Count(
-            "id", filter=period & Q(quote_work_seconds__gt=limits.quote_seconds)
-        ),
-        f"{prefix}first_waiting": Count(
-            "id",
-            filter=period
-            & Q(
-                first_contact_at__isnull=True,
-                stage__in=OPEN_STAGES,
-                received_at__lt=limits.first_cutoff,
-            ),
-        ),
-        f"{prefix}quote_waiting": Count(
-            "id",
-            filter=period
-            & Q(
-                quote_sent_at__isnull=True,
-                stage__in=BEFORE_QUOTE,
-                received_at__lt=limits.quote_cutoff,
-            ),
+        "quote_waiting": Q(
+            quote_sent_at__isnull=True,
+            stage__in=BEFORE_QUOTE,
+            received_at__lt=limits.quote_cutoff,
         ),
     }
+
+
+def _deal_breaches(limits: _SlaLimits, prefix: str = "", period: Q | None = None) -> dict:
+    """Aggregates of a deal query: the number of deals with each breach of the
+    first-contact and quote SLA, optionally within ``period``."""
+    period = period or Q()
+    return {
+        f"{prefix}{name}": Count("id", filter=period & condition)
+        for name, condition in _deal_breach_conditions(limits).items()
+    }
+
+
+def deal_breach_filter(limits: _SlaLimits) -> Q:
+    """Deals with at least one SLA breach (the deals behind the board's SLA numbers)."""
+    result = Q()
+    for condition in _deal_breach_conditions(limits).values():
+        result |= condition
+    return result
 
 
 def _request_breaches(limits: _SlaLimits, prefix: str = "", period: Q | None = None) -> dict:
@@ -332,7 +337,7 @@ def _request_breaches(limits: _SlaLimits, prefix: str = "", period: Q | None = N
     }
 
 
-_DEAL_BREACHES = ("first_late", "quote_late", "first_waiting", "quote_waiting")
+_DEAL_BREACHES = ("first_late", "quote_late", "first_waiting", "quote_waiting")  # as above
 
 
 def _arrived(start: datetime, end: datetime) -> Q:
@@ -525,7 +530,7 @@ def _board(*, viewer, at: datetime) -> Board:
     return Board(at=at, rows=rows, totals=totals)
 
 
-BOARD_KINDS = ("stalled", "no_next_step", "overdue", "sla")
+BOARD_KINDS = ("stalled", "no_next_step", "overdue", "sla", "sla_today")
 
 
 def board_deals(*, viewer, manager_id: int | None, kind: str, at: datetime | None = None):
@@ -544,20 +549,14 @@ def board_deals(*, viewer, manager_id: int | None, kind: str, at: datetime | Non
         deals = deals.filter(
             tasks__done_at__isnull=True, tasks__due_at__lt=at, tasks__manager_id=manager_id
         ).distinct()
-    elif kind == "sla":
+    elif kind in ("sla", "sla_today"):
         working_time = company_working_time()
         today = at.astimezone(working_time.tz).date()
-        start = _local_midnight(today - timedelta(days=today.weekday()), working_time)
-        policy = company_settings()
-        first_cutoff = working_cutoff(at, policy.sla_first_contact_minutes, working_time)
-        deals = deals.filter(received_at__gte=start).filter(
-            Q(first_contact_work_seconds__gt=policy.sla_first_contact_minutes * 60)
-            | Q(
-                first_contact_at__isnull=True,
-                stage__in=OPEN_STAGES,
-                received_at__lt=first_cutoff,
-            )
-        )
+        first_day = today if kind == "sla_today" else today - timedelta(days=today.weekday())
+        start = _local_midnight(first_day, working_time)
+        end = _local_midnight(today + timedelta(days=1), working_time)
+        limits = _SlaLimits.at_moment(at, working_time)
+        deals = deals.filter(_arrived(start, end)).filter(deal_breach_filter(limits))
     else:
         raise NotFound(texts.NO_SUCH_DEAL)
     return deals.order_by("-amount", "id")[:200]
@@ -577,6 +576,7 @@ class Today:
     stalled_count: int
     overdue_count: int = 0
     today_count: int = 0
+    requests_count: int = 0
 
 
 def _tasks_with_context(tasks) -> QuerySet:
@@ -607,11 +607,10 @@ def _today(*, viewer, at: datetime, person: User, rows: int) -> Today:
     )
     overdue = list(_tasks_with_context(tasks.filter(due_at__lt=at))[:rows])
     today_tasks = list(_tasks_with_context(tasks.filter(due_at__gte=at, due_at__lt=day_end))[:rows])
-    requests = list(
-        Request.objects.visible_to(viewer)
-        .filter(status=RequestStatus.NEW, manager=person)
-        .order_by("received_at", "id")[:rows]
-    )
+    waiting = Request.objects.visible_to(viewer).filter(status=RequestStatus.NEW, manager=person)
+    requests = list(waiting.order_by("received_at", "id")[: rows + 1])
+    requests_count = len(requests) if len(requests) <= rows else waiting.count()
+    requests = requests[:rows]
     stalled, cutoffs = stalled_queryset(viewer=viewer, at=at, manager_id=person.pk)
     stalled_count = stalled.count()
     stalled_rows = with_reasons(
@@ -627,6 +626,7 @@ def _today(*, viewer, at: datetime, person: User, rows: int) -> Today:
         stalled_count=stalled_count,
         overdue_count=counts["overdue"],
         today_count=counts["today"],
+        requests_count=requests_count,
     )
 
 

@@ -243,6 +243,9 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
     tab = request.GET.get("tab", "new")
     if tab not in INBOX_TABS:
         tab = "new"
+    # The board links each manager's unprocessed requests here (the head and the owner).
+    manager_id = _int(request.GET.get("manager")) if _is_boss(request.user) else None
+    manager = User.objects.filter(pk=manager_id).first() if manager_id else None
     if tab == "processed":
         requests = selectors.request_list(viewer=request.user, status="").exclude(
             status=RequestStatus.NEW
@@ -250,7 +253,10 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
         requests = requests.order_by("-processed_at", "-id")
     else:
         requests = selectors.request_list(viewer=request.user, unassigned=tab == "unassigned")
+    if manager is not None:
+        requests = requests.filter(manager=manager)
     context = {
+        "manager": manager,
         "requests": list(requests[:200]),
         "tab": tab,
         "tabs": INBOX_TABS,
