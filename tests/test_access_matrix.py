@@ -40,6 +40,8 @@ from tests.factories import (
     HeadFactory,
     ManagerFactory,
     OwnerFactory,
+    PriceListFactory,
+    PriceListItemFactory,
     ProductFactory,
     SupplyFactory,
     TaskFactory,
@@ -224,6 +226,46 @@ PRICING_ENDPOINTS = [
     page("get", "margin-report", outcome(200, 200, 403, 403, 200, 403, LOGIN)),
     page("get", "confirmation-create", outcome(200, 200, 403, 403, 403, 200, LOGIN)),
     page("get", "price-list-import", outcome(200, 200, 403, 403, 403, 200, LOGIN)),
+    # price lists edited in place (list prices: head, owner; cost prices: supply too), purchases
+    api("get", "/api/v1/price-lists", outcome(200, 200, 403, 403, 403, 200, 401)),
+    api("post", "/api/v1/price-lists", outcome(201, 201, 403, 403, 403, 403, 401),
+        body=lambda w: {"name": "Прайс матрицы", "effective_from": "2030-01-10"}),
+    api("get", "/api/v1/price-lists/{price_list}", outcome(200, 200, 403, 403, 403, 200, 401)),
+    api("put", "/api/v1/price-lists/{price_list}/items/{product}",
+        outcome(200, 200, 403, 403, 403, 200, 401), body=lambda w: {"cost_price": "50500"},
+        note="cost"),
+    api("put", "/api/v1/price-lists/{price_list}/items/{product}",
+        outcome(200, 200, 403, 403, 403, 403, 401), body=lambda w: {"list_price": "57000"},
+        note="list"),
+    api("delete", "/api/v1/price-lists/{price_list}/items/{product}",
+        outcome(204, 204, 403, 403, 403, 403, 401)),
+    api("post", "/api/v1/price-lists/{price_list}/copy", outcome(201, 201, 403, 403, 403, 403, 401),
+        body=lambda w: {"name": "Копия матрицы", "effective_from": "2030-02-01"}),
+    api("post", "/api/v1/price-lists/{price_list}/apply",
+        outcome(200, 200, 403, 403, 403, 403, 401)),
+    api("get", "/api/v1/purchases", outcome(200, 200, 403, 403, 403, 200, 401)),
+    api("post", "/api/v1/purchases", outcome(201, 201, 403, 403, 403, 201, 401),
+        body=lambda w: {"product_id": w.product.pk, "qty": "5", "price": "50700",
+                        "received_on": (dt.date.today() - dt.timedelta(days=2)).isoformat()}),
+    page("get", "price-list-list", outcome(200, 200, 403, 403, 403, 200, LOGIN)),
+    page("post", "price-list-list", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         body=lambda w: {"name": "Прайс матрицы", "effective_from": "2030-01-10"}),
+    page("get", "price-list-detail", outcome(200, 200, 403, 403, 403, 200, LOGIN),
+         price_list_id="price_list"),
+    page("post", "price-list-item-set", outcome(302, 302, 403, 403, 403, 302, LOGIN),
+         price_list_id="price_list",
+         body=lambda w: {"product": w.product.pk, "cost_price": "50500"}),
+    page("post", "price-list-item-remove", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         price_list_id="price_list", body=lambda w: {"product": w.product.pk}),
+    page("post", "price-list-copy", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         price_list_id="price_list",
+         body=lambda w: {"name": "Копия матрицы", "effective_from": "2030-02-01"}),
+    page("post", "price-list-apply", outcome(302, 302, 403, 403, 403, 403, LOGIN),
+         price_list_id="price_list"),
+    page("get", "purchase-list", outcome(200, 200, 403, 403, 403, 200, LOGIN)),
+    page("post", "purchase-list", outcome(302, 302, 403, 403, 403, 302, LOGIN),
+         body=lambda w: {"product": w.product.pk, "qty": "5", "price": "50700",
+                         "received_on": (dt.date.today() - dt.timedelta(days=2)).isoformat()}),
 ]
 # fmt: on
 
@@ -274,6 +316,7 @@ class World:
     product: object
     rule: object = None  # a distribution rule with world.manager as its member
     member: object = None
+    price_list: object = None  # not applied yet, effective today, one line: the product
 
 
 @pytest.fixture
@@ -303,7 +346,15 @@ def world(db) -> World:
     Deal.objects.filter(pk=deal.pk).update(next_step_at=task.due_at)
     rule = DistributionRuleFactory(name="Все заявки")
     member = DistributionMemberFactory(rule=rule, user=manager)
-    return World(users, manager, client, empty_client, deal, line, task, product, rule, member)
+    price_list = PriceListFactory(name="Прайс матрицы")
+    PriceListItemFactory(
+        price_list=price_list, product=product, list_price=Decimal("56000"),
+        cost_price=Decimal("50000"),
+    )  # fmt: skip
+    return World(
+        users, manager, client, empty_client, deal, line, task, product, rule, member,
+        price_list=price_list,
+    )  # fmt: skip
 
 
 def fingerprint() -> dict:

@@ -17,6 +17,7 @@ from ninja.responses import Status
 
 from vrop.accounts.visibility import can
 from vrop.core.api_utils import (
+    Day,
     DecimalOut,
     ErrorOut,
     Id,
@@ -24,6 +25,7 @@ from vrop.core.api_utils import (
     MoneyOut,
     Offset,
     PercentOut,
+    Price,
     Quantity,
     Text,
 )
@@ -321,3 +323,205 @@ def margin_report(
     start = date_from or (today.replace(day=1) - dt.timedelta(days=90))
     end = date_to or today
     return selectors.margin_report(viewer=request.auth, start=start, end=end, by=by)
+
+
+# --- price lists and purchases ------------------------------------------------------------
+
+
+class PriceListOut(Schema):
+    id: int
+    name: str
+    effective_from: date
+    applied_at: datetime | None
+    source_file: str
+    created_at: datetime
+    created_by_id: int | None
+    items: int
+
+    @staticmethod
+    def resolve_items(obj) -> int:
+        count = getattr(obj, "item_count", None)
+        return obj.items.count() if count is None else count
+
+
+class PriceListItemOut(Schema):
+    product_id: int
+    product: str
+    list_price: MoneyOut
+    cost_price: MoneyOut | None
+
+    @staticmethod
+    def resolve_product(obj) -> str:
+        return obj.product.name
+
+
+class PriceListDetailOut(PriceListOut):
+    lines: list[PriceListItemOut]
+
+
+class PriceListPage(Schema):
+    items: list[PriceListOut]
+    count: int
+
+
+class PriceListIn(Schema):
+    name: Text(200)
+    effective_from: Day
+
+
+class PriceListItemIn(Schema):
+    list_price: Price | None = None
+    cost_price: Price | None = None
+
+
+def _price_list_detail(request, price_list_id: int):
+    price_list = selectors.price_list_get(viewer=request.auth, price_list_id=price_list_id)
+    items = list(selectors.price_list_items(viewer=request.auth, price_list=price_list))
+    price_list.lines = items
+    return price_list
+
+
+@router.get("/price-lists", response={200: PriceListPage, **ERRORS}, tags=["pricing"])
+def price_list_list(request, limit: Limit = 50, offset: Offset = 0):
+    """Price lists, the latest effective date first (head, owner, supply)."""
+    queryset = selectors.price_list_list(viewer=request.auth)
+    return {"items": list(queryset[offset : offset + limit]), "count": queryset.count()}
+
+
+@router.post("/price-lists", response={201: PriceListDetailOut, **ERRORS}, tags=["pricing"])
+def price_list_create(request, payload: PriceListIn):
+    """A new, empty price list taking effect on a date (today or later; head, owner)."""
+    price_list = services.price_list_create(
+        actor=request.auth, name=payload.name, effective_from=payload.effective_from
+    )
+    return Status(201, _price_list_detail(request, price_list.pk))
+
+
+@router.get(
+    "/price-lists/{price_list_id}", response={200: PriceListDetailOut, **ERRORS}, tags=["pricing"]
+)
+def price_list_get(request, price_list_id: Id):
+    return _price_list_detail(request, price_list_id)
+
+
+@router.put(
+    "/price-lists/{price_list_id}/items/{product_id}",
+    response={200: PriceListItemOut, **ERRORS},
+    tags=["pricing"],
+)
+def price_list_item_set(request, price_list_id: Id, product_id: Id, payload: PriceListItemIn):
+    """Set a product's list and/or cost price in a list not applied yet (an omitted price
+    stays; supply sets only cost prices of lines already in the list)."""
+    price_list = selectors.price_list_get(viewer=request.auth, price_list_id=price_list_id)
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise NotFound(_("Not found."))
+    item = services.price_list_item_set(
+        actor=request.auth,
+        price_list=price_list,
+        product=product,
+        list_price=payload.list_price,
+        cost_price=payload.cost_price,
+    )
+    return item
+
+
+@router.delete(
+    "/price-lists/{price_list_id}/items/{product_id}",
+    response={204: None, **ERRORS},
+    tags=["pricing"],
+)
+def price_list_item_remove(request, price_list_id: Id, product_id: Id):
+    price_list = selectors.price_list_get(viewer=request.auth, price_list_id=price_list_id)
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise NotFound(_("Not found."))
+    services.price_list_item_remove(actor=request.auth, price_list=price_list, product=product)
+    return Status(204, None)
+
+
+@router.post(
+    "/price-lists/{price_list_id}/copy",
+    response={201: PriceListDetailOut, **ERRORS},
+    tags=["pricing"],
+)
+def price_list_copy(request, price_list_id: Id, payload: PriceListIn):
+    """A new list with every line of this one, taking effect after it (head, owner)."""
+    source = selectors.price_list_get(viewer=request.auth, price_list_id=price_list_id)
+    copy = services.price_list_copy(
+        actor=request.auth,
+        source=source,
+        name=payload.name,
+        effective_from=payload.effective_from,
+    )
+    return Status(201, _price_list_detail(request, copy.pk))
+
+
+class AppliedOut(Schema):
+    price_list: PriceListOut
+    products_changed: int
+
+
+@router.post(
+    "/price-lists/{price_list_id}/apply", response={200: AppliedOut, **ERRORS}, tags=["pricing"]
+)
+def price_list_apply(request, price_list_id: Id):
+    """Apply a list whose date has come to the products' prices (head, owner)."""
+    price_list = selectors.price_list_get(viewer=request.auth, price_list_id=price_list_id)
+    changed = services.price_list_apply_now(actor=request.auth, price_list=price_list)
+    return {
+        "price_list": selectors.price_list_get(viewer=request.auth, price_list_id=price_list.pk),
+        "products_changed": changed,
+    }
+
+
+class PurchaseOut(Schema):
+    id: int
+    product_id: int
+    qty: DecimalOut
+    price: MoneyOut
+    received_on: date
+    supplier: str
+    document: str
+    created_by_id: int | None
+    created_at: datetime
+
+
+class PurchasePage(Schema):
+    items: list[PurchaseOut]
+    count: int
+
+
+class PurchaseIn(Schema):
+    product_id: Id
+    qty: Quantity
+    price: Price
+    received_on: Day
+    supplier: Text(200) = ""
+    document: Text(100) = ""
+
+
+@router.get("/purchases", response={200: PurchasePage, **ERRORS}, tags=["pricing"])
+def purchase_list(request, product: Id | None = None, limit: Limit = 50, offset: Offset = 0):
+    """Goods received from suppliers, the latest first (head, owner, supply)."""
+    queryset = selectors.purchase_list(viewer=request.auth, product_id=product)
+    return {"items": list(queryset[offset : offset + limit]), "count": queryset.count()}
+
+
+@router.post("/purchases", response={201: PurchaseOut, **ERRORS}, tags=["pricing"])
+def purchase_record(request, payload: PurchaseIn):
+    """Record a receipt; the latest one of a product sets its cost price."""
+    _require(selectors.may_set_cost_prices(request.auth))
+    product = Product.objects.filter(pk=payload.product_id).first()
+    if product is None:
+        raise ValidationError(_("No such product."), field="product_id")
+    purchase = services.purchase_record(
+        actor=request.auth,
+        product=product,
+        qty=payload.qty,
+        price=payload.price,
+        received_on=payload.received_on,
+        supplier=payload.supplier,
+        document=payload.document,
+    )
+    return Status(201, purchase)

@@ -49,6 +49,75 @@ def is_decider(user: User | None) -> bool:
     )
 
 
+def may_set_list_prices(user: User | None) -> bool:
+    """List prices, new price lists, copies and applying: the head and the owner."""
+    return is_decider(user)
+
+
+def may_set_cost_prices(user: User | None) -> bool:
+    """Cost prices (a price list's, a purchase): whoever may change products — the head,
+    the owner and supply (``accounts.visibility``)."""
+    return bool(user is not None and user.is_authenticated and can(user, "change", "product"))
+
+
+def may_see_price_lists(user: User | None) -> bool:
+    return may_set_list_prices(user) or may_set_cost_prices(user)
+
+
+def price_list_list(*, viewer: User):
+    from django.db.models import Count
+
+    from vrop.pricing.models import PriceList
+
+    if not may_see_price_lists(viewer):
+        raise PermissionDenied(_("You may not do this."))
+    return (
+        PriceList.objects.annotate(item_count=Count("items"))
+        .select_related("created_by")
+        .order_by("-effective_from", "-id")
+    )
+
+
+def price_list_get(*, viewer: User, price_list_id: int):
+    found = price_list_list(viewer=viewer).filter(pk=price_list_id).first()
+    if found is None:
+        raise NotFound(_("Not found."))
+    return found
+
+
+def price_list_items(*, viewer: User, price_list):
+    from vrop.pricing.models import PriceListItem
+
+    if not may_see_price_lists(viewer):
+        raise PermissionDenied(_("You may not do this."))
+    return (
+        PriceListItem.objects.filter(price_list=price_list)
+        .select_related("product")
+        .order_by("product__category", "product__name", "pk")
+    )
+
+
+def price_list_current(*, viewer: User):
+    """The list in force: the latest applied one."""
+    return (
+        price_list_list(viewer=viewer)
+        .filter(applied_at__isnull=False)
+        .order_by("-effective_from", "-id")
+        .first()
+    )
+
+
+def purchase_list(*, viewer: User, product_id: int | None = None):
+    from vrop.pricing.models import Purchase
+
+    if not may_set_cost_prices(viewer):
+        raise PermissionDenied(_("You may not do this."))
+    queryset = Purchase.objects.select_related("product", "created_by")
+    if product_id is not None:
+        queryset = queryset.filter(product_id=product_id)
+    return queryset
+
+
 def _visible_deals(viewer: User):
     if not can(viewer, "view", "deal"):
         return Deal.objects.none()

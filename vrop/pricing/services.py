@@ -423,19 +423,40 @@ def quote_issue(*, actor: User, deal: Deal, valid_days: int = 5, delivery_date=N
 
 @transaction.atomic
 def price_list_apply(*, price_list, today=None) -> int:
-    """Write a price list that has taken effect into the products' list and cost prices."""
+    """Write a price list that has taken effect into the products' list and cost prices.
+
+    A cost price is written unless the product has a purchase received on or after the
+    list's date: the latest dated source sets the cost, and on one day the purchase (a
+    fact) wins over the supplier's price.
+    """
+    from django.db.models import Max
+
     from vrop.crm.models import Product
+    from vrop.pricing.models import Purchase
 
     today = today or timezone.localdate()
     if price_list.effective_from > today:
         return 0
+    items = list(price_list.items.select_related("product"))
+    last_purchase = dict(
+        Purchase.objects.filter(product__in=[item.product_id for item in items])
+        .values("product")
+        .annotate(day=Max("received_on"))
+        .values_list("product", "day")
+    )
     changed = 0
-    for item in price_list.items.select_related("product"):
+    for item in items:
         product = item.product
         fields = {}
         if product.list_price != item.list_price:
             fields["list_price"] = item.list_price
-        if item.cost_price is not None and product.cost_price != item.cost_price:
+        purchased = last_purchase.get(product.pk)
+        newer_purchase = purchased is not None and purchased >= price_list.effective_from
+        if (
+            item.cost_price is not None
+            and not newer_purchase
+            and product.cost_price != item.cost_price
+        ):
             fields["cost_price"] = item.cost_price
         if fields:
             Product.objects.filter(pk=product.pk).update(**fields)
@@ -680,3 +701,274 @@ def margin_days_refresh(deals) -> int:
         lines,
     )
     return len(days)
+
+
+# --- price lists edited in the UI and the API ---------------------------------------------
+#
+# Who: list prices, new lists, copies and applying are the head's and the owner's (the
+# sales policy); cost prices also supply's, as ``accounts.visibility`` lets supply change
+# products. A list that has been applied is kept as it was: copy it to change prices.
+
+
+def _require_list_prices(actor: User | None) -> None:
+    from vrop.pricing.selectors import may_set_list_prices
+
+    if not may_set_list_prices(actor):
+        raise PermissionDenied(_("Only the head of sales or the owner sets list prices."))
+
+
+def _require_cost_prices(actor: User | None) -> None:
+    from vrop.pricing.selectors import may_set_cost_prices
+
+    if not may_set_cost_prices(actor):
+        raise PermissionDenied(_("You may not change cost prices."))
+
+
+def _list_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError(_("Name the price list."), field="name")
+    return name[:200]
+
+
+def _future_date(effective_from, *, after=None):
+    import datetime as dt
+
+    if not isinstance(effective_from, dt.date):
+        raise ValidationError(_("Give the date the prices take effect."), field="effective_from")
+    if effective_from < timezone.localdate():
+        raise ValidationError(
+            _("A price list cannot take effect in the past."), field="effective_from"
+        )
+    if after is not None and effective_from <= after:
+        raise ValidationError(
+            _("The copy must take effect after %(date)s.") % {"date": after.strftime("%d.%m.%Y")},
+            field="effective_from",
+        )
+    return effective_from
+
+
+def _editable(price_list) -> None:
+    if price_list.applied_at is not None:
+        raise ValidationError(
+            _("This price list has been applied and is kept as it was: copy it to change prices."),
+            code="applied",
+        )
+
+
+def _price(value, *, field: str, allow_zero: bool) -> Decimal:
+    from vrop.core.money import to_decimal
+
+    if value is None or str(value).strip() == "":
+        raise ValidationError(_("Give the price."), field=field)
+    price = to_decimal(value, field=field).quantize(Decimal("0.01"))
+    if allow_zero and price < 0:
+        raise ValidationError(_("The cost price cannot be negative."), field=field)
+    if not allow_zero and price <= 0:
+        raise ValidationError(_("The list price must be above zero."), field=field)
+    if price >= Decimal("1e16"):
+        raise ValidationError(_("The price is too large."), field=field)
+    return price
+
+
+@transaction.atomic
+def price_list_create(*, actor: User, name: str, effective_from):
+    """An empty price list taking effect on a date (today or later)."""
+    from vrop.pricing.models import PriceList
+
+    _require_list_prices(actor)
+    price_list = PriceList(
+        name=_list_name(name), effective_from=_future_date(effective_from), created_by=actor
+    )
+    price_list._history_user = actor
+    price_list.save()
+    return price_list
+
+
+@transaction.atomic
+def price_list_item_set(
+    *,
+    actor: User,
+    price_list,
+    product,
+    list_price=None,
+    cost_price=None,
+    clear_cost: bool = False,
+):
+    """Set a product's list price and/or cost price in a price list not applied yet.
+
+    ``None`` leaves a price as it is; a new line needs a list price. The head and the
+    owner set both; supply sets only the cost price of a line already in the list.
+    """
+    from vrop.pricing.models import PriceList, PriceListItem
+
+    if list_price is None and cost_price is None and not clear_cost:
+        raise ValidationError(_("Give the list price or the cost price."), field="list_price")
+    if list_price is not None:
+        _require_list_prices(actor)
+    if cost_price is not None or clear_cost:
+        _require_cost_prices(actor)
+    price_list = PriceList.objects.select_for_update().get(pk=price_list.pk)
+    _editable(price_list)
+    new_list = (
+        None if list_price is None else _price(list_price, field="list_price", allow_zero=False)
+    )
+    new_cost = (
+        None if cost_price is None else _price(cost_price, field="cost_price", allow_zero=True)
+    )
+    item = PriceListItem.objects.filter(price_list=price_list, product=product).first()
+    if item is None:
+        if new_list is None:
+            raise ValidationError(
+                _("A new line of the price list needs a list price."), field="list_price"
+            )
+        item = PriceListItem(price_list=price_list, product=product, list_price=new_list)
+    if new_list is not None:
+        item.list_price = new_list
+    if new_cost is not None:
+        item.cost_price = new_cost
+    elif clear_cost:
+        item.cost_price = None
+    item._history_user = actor
+    item.save()
+    return item
+
+
+@transaction.atomic
+def price_list_item_remove(*, actor: User, price_list, product) -> None:
+    from vrop.pricing.models import PriceList, PriceListItem
+
+    _require_list_prices(actor)
+    price_list = PriceList.objects.select_for_update().get(pk=price_list.pk)
+    _editable(price_list)
+    item = PriceListItem.objects.filter(price_list=price_list, product=product).first()
+    if item is None:
+        raise ValidationError(_("This product is not in the price list."), field="product")
+    item._history_user = actor
+    item.delete()
+
+
+@transaction.atomic
+def price_list_copy(*, actor: User, source, name: str, effective_from):
+    """A new price list with every line of ``source``, taking effect after it."""
+    from simple_history.utils import bulk_create_with_history
+
+    from vrop.pricing.models import PriceList, PriceListItem
+
+    _require_list_prices(actor)
+    copy = PriceList(
+        name=_list_name(name),
+        effective_from=_future_date(effective_from, after=source.effective_from),
+        created_by=actor,
+        source_file="",
+    )
+    copy._history_user = actor
+    copy.save()
+    bulk_create_with_history(
+        [
+            PriceListItem(
+                price_list=copy,
+                product_id=item.product_id,
+                list_price=item.list_price,
+                cost_price=item.cost_price,
+            )
+            for item in source.items.all()
+        ],
+        PriceListItem,
+        default_user=actor,
+    )
+    return copy
+
+
+@transaction.atomic
+def price_list_apply_now(*, actor: User, price_list) -> int:
+    """Apply a price list whose date has come (a future one applies itself on its day)."""
+    from vrop.pricing.models import PriceList
+
+    _require_list_prices(actor)
+    price_list = PriceList.objects.select_for_update().get(pk=price_list.pk)
+    if price_list.applied_at is not None:
+        raise ValidationError(_("This price list is applied already."), code="applied")
+    if price_list.effective_from > timezone.localdate():
+        raise ValidationError(
+            _("The price list takes effect on %(date)s and is applied on that day by itself.")
+            % {"date": price_list.effective_from.strftime("%d.%m.%Y")},
+            code="not_yet",
+        )
+    if not price_list.items.exists():
+        raise ValidationError(_("The price list has no lines."), code="empty")
+    later = (
+        PriceList.objects.filter(
+            applied_at__isnull=False, effective_from__gt=price_list.effective_from
+        )
+        .order_by("-effective_from")
+        .first()
+    )
+    if later is not None:
+        raise ValidationError(
+            _("A later price list (%(name)s) is in force already.") % {"name": later},
+            code="superseded",
+        )
+    price_list._history_user = actor
+    return price_list_apply(price_list=price_list)
+
+
+# --- purchases: the cost price from the latest receipt ------------------------------------
+
+
+@transaction.atomic
+def purchase_record(
+    *,
+    actor: User,
+    product,
+    qty,
+    price,
+    received_on,
+    supplier: str = "",
+    document: str = "",
+):
+    """Record goods received from a supplier; the latest receipt sets the cost price.
+
+    The product's cost price becomes this purchase's price when no purchase of the product
+    is dated later and no applied price list with a cost price for it took effect later
+    (docs/pricing.md, "Cost price").
+    """
+    import datetime as dt
+
+    from vrop.core.money import to_decimal
+    from vrop.crm.models import Product
+    from vrop.pricing.models import PriceListItem, Purchase
+
+    _require_cost_prices(actor)
+    qty = to_decimal(qty, field="qty")
+    if qty <= 0:
+        raise ValidationError(_("The quantity must be above zero."), field="qty")
+    if qty >= Decimal("1e11"):
+        raise ValidationError(_("The quantity is too large."), field="qty")
+    price = _price(price, field="price", allow_zero=False)
+    if not isinstance(received_on, dt.date):
+        raise ValidationError(_("Give the day the goods were received."), field="received_on")
+    if received_on > timezone.localdate():
+        raise ValidationError(_("Goods cannot be received in the future."), field="received_on")
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    purchase = Purchase(
+        product=product,
+        qty=qty,
+        price=price,
+        received_on=received_on,
+        supplier=(supplier or "").strip()[:200],
+        document=(document or "").strip()[:100],
+        created_by=actor,
+    )
+    purchase._history_user = actor
+    purchase.save()
+    later_purchase = Purchase.objects.filter(product=product, received_on__gt=received_on)
+    later_list = PriceListItem.objects.filter(
+        product=product,
+        cost_price__isnull=False,
+        price_list__applied_at__isnull=False,
+        price_list__effective_from__gt=received_on,
+    )
+    if not later_purchase.exists() and not later_list.exists() and product.cost_price != price:
+        Product.objects.filter(pk=product.pk).update(cost_price=price)
+    return purchase

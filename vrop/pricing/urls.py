@@ -24,4 +24,31 @@ urlpatterns = [
     path("confirmations/new/", views.ConfirmationCreateView.as_view(), name="confirmation-create"),
     path("margin/", views.MarginReportView.as_view(), name="margin-report"),
     path("price-lists/import/", views.PriceListImportView.as_view(), name="price-list-import"),
+    path("price-lists/", views.PriceListListView.as_view(), name="price-list-list"),
+    path(
+        "price-lists/<int:price_list_id>/",
+        views.PriceListDetailView.as_view(),
+        name="price-list-detail",
+    ),
+    path(
+        "price-lists/<int:price_list_id>/items/",
+        views.PriceListItemSetView.as_view(),
+        name="price-list-item-set",
+    ),
+    path(
+        "price-lists/<int:price_list_id>/items/remove/",
+        views.PriceListItemRemoveView.as_view(),
+        name="price-list-item-remove",
+    ),
+    path(
+        "price-lists/<int:price_list_id>/copy/",
+        views.PriceListCopyView.as_view(),
+        name="price-list-copy",
+    ),
+    path(
+        "price-lists/<int:price_list_id>/apply/",
+        views.PriceListApplyView.as_view(),
+        name="price-list-apply",
+    ),
+    path("purchases/", views.PurchaseListView.as_view(), name="purchase-list"),
 ]

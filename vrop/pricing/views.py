@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 
 from vrop.accounts.visibility import can
-from vrop.core.errors import NotFound, ServiceError
+from vrop.core.errors import NotFound, ServiceError, ValidationError
 from vrop.crm.models import Product
 from vrop.pricing import selectors, services
 from vrop.pricing.models import ConfirmationSource
@@ -266,3 +266,220 @@ class PriceListImportView(LoginRequiredMixin, View):
                 )
                 return redirect("price-list-import")
         return render(request, "pricing/price_list_import.html", {"errors": errors}, status=422)
+
+
+# --- price lists edited in place, and purchases -------------------------------------------
+
+
+def _require(ok: bool) -> None:
+    if not ok:
+        raise PermissionDenied
+
+
+def _date(value: str):
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        return None
+
+
+class PriceListListView(LoginRequiredMixin, View):
+    """The price lists, newest first, and a form for a new (empty) one."""
+
+    def _page(self, request, *, errors=(), status=200):
+        lists = selectors.price_list_list(viewer=request.user)[:100]
+        context = {
+            "price_lists": lists,
+            "current": selectors.price_list_current(viewer=request.user),
+            "can_list": selectors.may_set_list_prices(request.user),
+            "errors": list(errors),
+            "form": request.POST if request.method == "POST" else {},
+            "today": timezone.localdate(),
+        }
+        return render(request, "pricing/price_list_list.html", context, status=status)
+
+    def get(self, request):
+        _require(selectors.may_see_price_lists(request.user))
+        return self._page(request)
+
+    def post(self, request):
+        _require(selectors.may_set_list_prices(request.user))
+        try:
+            price_list = services.price_list_create(
+                actor=request.user,
+                name=request.POST.get("name", ""),
+                effective_from=_date(request.POST.get("effective_from", "")),
+            )
+        except ServiceError as error:
+            return self._page(request, errors=[error.message], status=422)
+        messages.success(request, _("Price list created: add its lines."))
+        return redirect("price-list-detail", price_list_id=price_list.pk)
+
+
+def _price_list(request, price_list_id: int):
+    return _found(selectors.price_list_get, viewer=request.user, price_list_id=price_list_id)
+
+
+class PriceListDetailView(LoginRequiredMixin, View):
+    def get(self, request, price_list_id: int):
+        _require(selectors.may_see_price_lists(request.user))
+        price_list = _price_list(request, price_list_id)
+        items = list(selectors.price_list_items(viewer=request.user, price_list=price_list))
+        listed = {item.product_id for item in items}
+        context = {
+            "pl": price_list,
+            "items": items,
+            "products": [p for p in Product.objects.order_by("name") if p.pk not in listed],
+            "can_list": selectors.may_set_list_prices(request.user),
+            "can_cost": selectors.may_set_cost_prices(request.user),
+            "editable": price_list.applied_at is None,
+            "today": timezone.localdate(),
+        }
+        return render(request, "pricing/price_list_detail.html", context)
+
+
+class PriceListItemSetView(LoginRequiredMixin, View):
+    """Set a line's list and cost price; from the HTMX row it answers with the row."""
+
+    def post(self, request, price_list_id: int):
+        _require(selectors.may_see_price_lists(request.user))
+        price_list = _price_list(request, price_list_id)
+        product = Product.objects.filter(pk=request.POST.get("product") or 0).first()
+        error = None
+        item = None
+        if product is None:
+            error = _("Choose a product.")
+        else:
+            may_list = selectors.may_set_list_prices(request.user)
+            list_price = request.POST.get("list_price") if may_list else None
+            cost_raw = request.POST.get("cost_price")
+            cost_price = cost_raw if cost_raw not in (None, "") else None
+            clear_cost = cost_raw == "" and "cost_price" in request.POST
+            try:
+                item = services.price_list_item_set(
+                    actor=request.user,
+                    price_list=price_list,
+                    product=product,
+                    list_price=list_price if list_price not in (None, "") else None,
+                    cost_price=cost_price,
+                    clear_cost=clear_cost,
+                )
+            except ServiceError as error_:
+                error = error_.message
+        if request.htmx and product is not None:
+            from vrop.pricing.models import PriceListItem
+
+            item = (
+                item
+                or PriceListItem.objects.filter(price_list=price_list, product=product)
+                .select_related("product")
+                .first()
+            )
+            if item is not None:
+                return render(
+                    request,
+                    "pricing/partials/price_list_row.html",
+                    {
+                        "pl": price_list,
+                        "item": item,
+                        "error": error,
+                        "saved": error is None,
+                        "can_list": selectors.may_set_list_prices(request.user),
+                        "can_cost": selectors.may_set_cost_prices(request.user),
+                        "editable": price_list.applied_at is None,
+                    },
+                )
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, _("Prices saved."))
+        return redirect("price-list-detail", price_list_id=price_list.pk)
+
+
+class PriceListItemRemoveView(LoginRequiredMixin, View):
+    def post(self, request, price_list_id: int):
+        _require(selectors.may_set_list_prices(request.user))
+        price_list = _price_list(request, price_list_id)
+        product = Product.objects.filter(pk=request.POST.get("product") or 0).first()
+        try:
+            if product is None:
+                raise ValidationError(_("Choose a product."), field="product")
+            services.price_list_item_remove(
+                actor=request.user, price_list=price_list, product=product
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Line removed."))
+        return redirect("price-list-detail", price_list_id=price_list.pk)
+
+
+class PriceListCopyView(LoginRequiredMixin, View):
+    def post(self, request, price_list_id: int):
+        _require(selectors.may_set_list_prices(request.user))
+        source = _price_list(request, price_list_id)
+        try:
+            copy = services.price_list_copy(
+                actor=request.user,
+                source=source,
+                name=request.POST.get("name", ""),
+                effective_from=_date(request.POST.get("effective_from", "")),
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect("price-list-detail", price_list_id=source.pk)
+        messages.success(request, _("Price list copied: change its prices."))
+        return redirect("price-list-detail", price_list_id=copy.pk)
+
+
+class PriceListApplyView(LoginRequiredMixin, View):
+    def post(self, request, price_list_id: int):
+        _require(selectors.may_set_list_prices(request.user))
+        price_list = _price_list(request, price_list_id)
+        try:
+            changed = services.price_list_apply_now(actor=request.user, price_list=price_list)
+        except ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request, _("Price list applied: %(count)s products changed.") % {"count": changed}
+            )
+        return redirect("price-list-detail", price_list_id=price_list.pk)
+
+
+class PurchaseListView(LoginRequiredMixin, View):
+    """Receipts of goods: the latest one of a product sets its cost price."""
+
+    def _page(self, request, *, errors=(), status=200):
+        context = {
+            "purchases": selectors.purchase_list(viewer=request.user)[:100],
+            "products": Product.objects.order_by("name"),
+            "errors": list(errors),
+            "form": request.POST if request.method == "POST" else {},
+            "today": timezone.localdate(),
+        }
+        return render(request, "pricing/purchase_list.html", context, status=status)
+
+    def get(self, request):
+        _require(selectors.may_set_cost_prices(request.user))
+        return self._page(request)
+
+    def post(self, request):
+        _require(selectors.may_set_cost_prices(request.user))
+        product = Product.objects.filter(pk=request.POST.get("product") or 0).first()
+        try:
+            if product is None:
+                raise ValidationError(_("Choose a product."), field="product")
+            services.purchase_record(
+                actor=request.user,
+                product=product,
+                qty=request.POST.get("qty", ""),
+                price=request.POST.get("price", ""),
+                received_on=_date(request.POST.get("received_on", "")),
+                supplier=request.POST.get("supplier", ""),
+                document=request.POST.get("document", ""),
+            )
+        except ServiceError as error:
+            return self._page(request, errors=[error.message], status=422)
+        messages.success(request, _("Purchase recorded."))
+        return redirect("purchase-list")
