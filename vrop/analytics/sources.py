@@ -7,7 +7,7 @@ has ONE definition, in its app; this module calls it and adapts the answer to th
 analytics scope (company, team or manager) and data shapes — it defines nothing:
 
 * stalled deals: discipline's ``stalled_queryset`` (its rule as one SQL condition),
-  summed here in one query; inside another deal query, ``stalled_filter`` of its rules;
+  summed here in one query; on a row of another deal query, its ``is_stalled``;
 * requests on time: discipline's ``requests_on_time`` — the first-contact part of
   ``sla_stats`` in two queries (the full statistics take ten), so that a dashboard
   stays within ten queries;
@@ -26,9 +26,8 @@ from django.utils import timezone
 
 from vrop.analytics.periods import Period, Scope
 from vrop.core.money import ZERO, round_money
-from vrop.crm.models import Deal
 from vrop.discipline import selectors as discipline
-from vrop.discipline.rules import StalledCutoffs, stalled_filter
+from vrop.discipline.rules import StalledCutoffs, is_stalled
 from vrop.pricing.models import ApprovalRequest, ApprovalStatus, Confirmation
 from vrop.receivables import selectors as receivables
 from vrop.receivables.selectors import DaysToPayment
@@ -52,10 +51,14 @@ def stalled_deals(*, viewer, at: datetime, scope: Scope | None = None):
     return _team_filter(deals, scope)
 
 
-def stalled_condition_for(at: datetime):
-    """Discipline's stalled rule at ``at`` as a deal queryset, for ``Exists`` inside
-    another deal query."""
-    return stalled_filter(Deal.objects.all(), StalledCutoffs.at_moment(at))
+def stalled_at(at: datetime):
+    """True for a deal stalled at ``at`` (an annotation of the deal row): discipline's
+    ``is_stalled`` (the condition of its ``stalled_filter``), evaluated on the row itself."""
+    return Case(
+        When(is_stalled(StalledCutoffs.at_moment(at)), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
 
 
 @dataclass
@@ -115,11 +118,9 @@ class Ageing:
 
 
 def _ageing_of(result) -> Ageing:
-    return Ageing(
-        total=round_money(result.total),
-        count=result.count,
-        buckets={str(k): round_money(v) for k, v in result.buckets.items()},
-    )
+    """Receivables' ageing in kopecks: the total is the sum of the rounded buckets."""
+    buckets = {str(k): round_money(v) for k, v in result.buckets.items()}
+    return Ageing(total=sum(buckets.values(), ZERO), count=result.count, buckets=buckets)
 
 
 def receivables_ageing(*, viewer, at: date, scope: Scope | None = None) -> Ageing:
@@ -141,10 +142,9 @@ def receivables_ageing(*, viewer, at: date, scope: Scope | None = None) -> Agein
     for row in rows:
         for name, value in row.buckets.items():
             buckets[str(name)] = buckets.get(str(name), ZERO) + value
+    buckets = {k: round_money(v) for k, v in buckets.items()}
     return Ageing(
-        total=round_money(sum(buckets.values(), ZERO)),
-        count=sum(row.count for row in rows),
-        buckets={k: round_money(v) for k, v in buckets.items()},
+        total=sum(buckets.values(), ZERO), count=sum(row.count for row in rows), buckets=buckets
     )
 
 
@@ -212,7 +212,7 @@ __all__ = [
     "overdue_invoices",
     "receivables_ageing",
     "sla_summary",
-    "stalled_condition_for",
+    "stalled_at",
     "stalled_deals",
     "stalled_summary",
 ]

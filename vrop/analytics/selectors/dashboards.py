@@ -66,7 +66,9 @@ def _end_of(day: date) -> datetime:
 
 
 def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> list[DealRisk]:
-    """The largest open deals with their risks — one query (risks are inline subqueries)."""
+    """The largest open deals with their risks — one query: the ``limit`` largest of each
+    open stage (from the ``(stage, -amount)`` index), then the largest of those with the
+    risks as inline subqueries evaluated for these few rows only."""
     unpaid = Invoice.objects.filter(client_id=OuterRef("client_id"), paid_on__isnull=True)
     balance = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD)
     client_unpaid = Coalesce(
@@ -77,20 +79,29 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
         Value(ZERO),
         output_field=MONEY_FIELD,
     )
-    annotations = {
-        "risk_client_overdue": Exists(unpaid.filter(due_on__lt=day)),
-        "client_unpaid": client_unpaid,
-    }
-    annotations["risk_pending_approval"] = sources.pending_approval_exists()
-    annotations["risk_stalled"] = Exists(
-        sources.stalled_condition_for(at).filter(pk=OuterRef("pk"))
+    visible = Deal.objects.visible_to(viewer)
+    # ``pk IN (top of lead) UNION ALL (top of contact) …`` — each part a nested IN over a
+    # sliced query (SQLite allows no LIMIT directly in a compound part).
+    lead, *others = (
+        Deal.objects.filter(
+            pk__in=Subquery(
+                visible.filter(stage=stage).order_by("-amount", "pk").values("pk")[:limit]
+            )
+        )
+        .order_by()
+        .values("pk")
+        for stage in OPEN_STAGES
     )
-    annotations["risk_unconfirmed_promise"] = sources.unconfirmed_promise(at)
     deals = (
-        Deal.objects.visible_to(viewer)
-        .filter(stage__in=OPEN_STAGES)
+        visible.filter(pk__in=lead.union(*others, all=True))
         .select_related("client", "manager")
-        .annotate(**annotations)
+        .annotate(
+            risk_client_overdue=Exists(unpaid.filter(due_on__lt=day)),
+            client_unpaid=client_unpaid,
+            risk_pending_approval=sources.pending_approval_exists(),
+            risk_stalled=sources.stalled_at(at),
+            risk_unconfirmed_promise=sources.unconfirmed_promise(at),
+        )
     )
     rows = []
     for deal in deals.order_by("-amount", "pk")[:limit]:
