@@ -35,19 +35,29 @@ INVOICE = qn("receivables_invoice")
 PAYMENT = qn("receivables_payment")
 
 
-def deal_history_complete(sql: Dialect, deals_stage: str, mentioned: str | None, now) -> int:
+def deal_history_complete(
+    sql: Dialect, deals_stage: str, mentioned: str | None, now, deal_tables=(DEAL,)
+) -> int:
     """Stage history for imported deals that the file of stage changes does not cover.
 
     ``deals_stage``: staging of deals.csv (``pk``); ``mentioned``: staging of the deals
     named in stage_changes.csv (``deal_id``), or None. A deal with no history gets the
     lead row at ``received_at``; a deal whose latest history row is not its stage gets a
-    row for its stage at ``now`` (the moment we learned of it).
+    row for its stage at ``now`` (the moment we learned of it). ``deal_tables``: where
+    the deals are (``crm_deal`` and the new deals not written yet).
     """
     not_mentioned = f"AND d.id NOT IN (SELECT deal_id FROM {qn(mentioned)})" if mentioned else ""
+    written = 0
+    for table in deal_tables:
+        written += _history_complete(sql, table, deals_stage, not_mentioned, now)
+    return written
+
+
+def _history_complete(sql: Dialect, table: str, deals_stage: str, not_mentioned: str, now) -> int:
     written = sql.execute(
         f"""
         INSERT INTO {STAGE} (deal_id, from_stage, stage, changed_at)
-        SELECT d.id, '', 'lead', d.received_at FROM {DEAL} d
+        SELECT d.id, '', 'lead', d.received_at FROM {table} d
         WHERE d.id IN (SELECT pk FROM {qn(deals_stage)}) {not_mentioned}
           AND NOT EXISTS (SELECT 1 FROM {STAGE} c WHERE c.deal_id = d.id)
         ORDER BY d.id
@@ -56,7 +66,7 @@ def deal_history_complete(sql: Dialect, deals_stage: str, mentioned: str | None,
     written += sql.execute(
         f"""
         INSERT INTO {STAGE} (deal_id, from_stage, stage, changed_at)
-        SELECT d.id, latest.stage, d.stage, %s FROM {DEAL} d
+        SELECT d.id, latest.stage, d.stage, %s FROM {table} d
         JOIN (
             SELECT deal_id, stage FROM (
                 SELECT deal_id, stage, ROW_NUMBER() OVER (
@@ -99,18 +109,18 @@ DEAL_FIELDS = {
 }
 
 
-def deal_fields(sql: Dialect, deals: str) -> int:
-    """Every denormalised field of the deals in staging table ``deals`` (``pk``), in one
-    pass: one row version per changed deal."""
-    touched = f"(SELECT pk FROM {qn(deals)})"
+def deal_fields(sql: Dialect, touched: str, target: str = DEAL) -> int:
+    """Every denormalised field of the deals that the subquery ``touched`` names, in one
+    pass: one row version per changed deal. ``target``: the table of the deals (``crm_deal``
+    or the new deals of the import, not written yet)."""
     values = ", ".join(f"{expression} AS {name}" for name, expression in DEAL_FIELDS.items())
     sets = ", ".join(f"{name} = x.{name}" for name in DEAL_FIELDS)
-    differs = " OR ".join(sql.distinct(f"{DEAL}.{name}", f"x.{name}") for name in DEAL_FIELDS)
+    differs = " OR ".join(sql.distinct(f"{target}.{name}", f"x.{name}") for name in DEAL_FIELDS)
     return sql.execute(
         f"""
-        UPDATE {DEAL} SET {sets}
+        UPDATE {target} SET {sets}
         FROM (
-            SELECT d.id, {values} FROM {DEAL} d
+            SELECT d.id, {values} FROM {target} d
             LEFT JOIN (
                 SELECT deal_id,
                     ROUND(SUM(qty * price), 2) AS amount,
@@ -138,7 +148,7 @@ def deal_fields(sql: Dialect, deals: str) -> int:
             ) c ON c.deal_id = d.id
             WHERE d.id IN {touched}
         ) x
-        WHERE {DEAL}.id = x.id AND ({differs})
+        WHERE {target}.id = x.id AND ({differs})
         """
     )
 

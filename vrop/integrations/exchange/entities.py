@@ -17,11 +17,14 @@ from vrop.callaudit.models import Call
 from vrop.crm.models import Client, Deal, Product, Task
 from vrop.integrations.exchange import spec
 from vrop.integrations.exchange.sql import qn
+from vrop.integrations.exchange.staged import NEW_DEALS
 from vrop.integrations.exchange.values import Problem
 from vrop.receivables.models import Invoice, Payment, Shipment
 
 TOUCHED = "exch_touched_deals"
 TOUCHED_INVOICES = "exch_touched_invoices"
+MOVED = "exch_moved_deals"  # existing deals whose arrival, first contact or quote changed
+PAID = "exch_paid_deals"  # deals whose invoices (or their payment) changed
 
 
 @dataclass(frozen=True)
@@ -381,6 +384,14 @@ class EntityLoader:
                   AND m.external_id <> '' AND m.external_id = {t}.{ext}
                 """
             )
+        if model is Deal and self.new_deals:
+            # deals of this import not written yet (``staged``): all are exchange objects
+            self.sql.execute(
+                f"""
+                UPDATE {t} SET {target} = m.id FROM {qn(NEW_DEALS)} m
+                WHERE {t}.{target} IS NULL AND m.external_id = {t}.{ref}
+                """
+            )
 
     def reference_errors(
         self, file: str, table: str, column: str, base: str, target_file: str
@@ -422,23 +433,20 @@ class EntityLoader:
         """Fill the derived columns of a staging table, as the services would."""
         t = qn(table)
         execute = self.sql.execute
-        if file == "tasks.csv":
-            execute(
-                f"UPDATE {t} SET client_id = d.client_id, "
-                f"manager_id = COALESCE({t}.manager_id, d.manager_id) "
-                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
-            )
-        elif file == "calls.csv":
-            execute(
-                f"UPDATE {t} SET client_id = d.client_id, "
-                f"manager_id = COALESCE({t}.manager_id, d.manager_id) "
-                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
-            )
+        deal_tables = self.deal_tables()
+        if file in ("tasks.csv", "calls.csv"):
+            for deal_table in deal_tables:
+                execute(
+                    f"UPDATE {t} SET client_id = d.client_id, "
+                    f"manager_id = COALESCE({t}.manager_id, d.manager_id) "
+                    f"FROM {deal_table} d WHERE d.id = {t}.deal_id"
+                )
         elif file == "invoices.csv":
-            execute(
-                f"UPDATE {t} SET client_id = d.client_id, manager_id = d.manager_id "
-                f"FROM crm_deal d WHERE d.id = {t}.deal_id"
-            )
+            for deal_table in deal_tables:
+                execute(
+                    f"UPDATE {t} SET client_id = d.client_id, manager_id = d.manager_id "
+                    f"FROM {deal_table} d WHERE d.id = {t}.deal_id"
+                )
             due = self.sql.add_days(f"{t}.issued_on", "c.payment_terms_days")
             execute(
                 f"UPDATE {t} SET due_on = {due} FROM crm_client c "
@@ -461,13 +469,14 @@ class EntityLoader:
             )  # fmt: skip
             execute(f"INSERT INTO {qn(deals)} (id) SELECT DISTINCT deal_id FROM {t}")
             self.sql.analyze(deals)
-            execute(
-                f"""
-                UPDATE {qn(deals)} SET client_id = d.client_id, manager_id = d.manager_id,
-                    amount = d.amount, volume = d.volume
-                FROM crm_deal d WHERE d.id = {qn(deals)}.id
-                """
-            )
+            for deal_table in deal_tables:
+                execute(
+                    f"""
+                    UPDATE {qn(deals)} SET client_id = d.client_id, manager_id = d.manager_id,
+                        amount = d.amount, volume = d.volume
+                    FROM {deal_table} d WHERE d.id = {qn(deals)}.id
+                    """
+                )
             execute(
                 f"""
                 UPDATE {qn(deals)} SET amount = l.amount, volume = l.volume
@@ -522,6 +531,21 @@ class EntityLoader:
             sets.append("updated_at = %s")
             params.append(sql.param(self.now))
         matched = sql.fetchone(f"SELECT COUNT(*) FROM {t} WHERE pk IS NOT NULL")[0]
+        if matched and model is Deal:
+            self.touch(
+                MOVED,
+                f"SELECT s.pk FROM {t} s JOIN {target} ON {target}.id = s.pk "
+                f"WHERE {sql.distinct(f'{target}.received_at', 's.received_at')}",
+            )
+        elif matched and model is Invoice:
+            # an invoice that changes (or moves to another deal) changes both deals' facts
+            changed = (
+                f"FROM {t} s JOIN {target} ON {target}.id = s.pk WHERE ({' OR '.join(differs)})"
+            )
+            self.touch(
+                PAID,
+                f"SELECT {target}.deal_id AS pk {changed} UNION SELECT s.deal_id AS pk {changed}",
+            )
         updated = (
             sql.execute(
                 f"UPDATE {target} SET {', '.join(sets)} FROM {t} s "
@@ -572,11 +596,19 @@ class EntityLoader:
                 insert_params.append(sql.param(model_field.get_default()))
             else:
                 raise AssertionError(f"{meta.label}.{name} needs a value on import")
+        if model is Deal:
+            created = self.stage_new_deals(table, columns, expressions, insert_params)
+            counts.created += created
+            counts.updated += updated
+            counts.unchanged += matched - updated
+            return
+        if model is Invoice:
+            self.touch(PAID, f"SELECT deal_id AS pk FROM {t} WHERE pk IS NULL")
         insert = (
             f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
             f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line"
         )
-        needs_pks = model in (Deal, Invoice)  # later steps need their pks
+        needs_pks = model is Invoice  # later steps need their pks
         if needs_pks and sql.is_postgres:
             # the new pks straight from the insert (ids are unique in staging by now)
             created = sql.execute(
@@ -601,3 +633,40 @@ class EntityLoader:
         counts.created += created
         counts.updated += updated
         counts.unchanged += matched - updated
+
+    def stage_new_deals(
+        self, table: str, columns: list[str], expressions: list[str], params: list
+    ) -> int:
+        """New deals go to ``NEW_DEALS`` with pks reserved now; ``write_new_deals`` writes
+        them once their derived fields are known. Returns how many."""
+        sql = self.sql
+        ids = "exch_deal_ids"
+        count = sql.reserve_ids(Deal._meta.db_table, ids, table, "pk IS NULL")
+        if not count:
+            return 0
+        t = qn(table)
+        sql.create_temp(
+            NEW_DEALS, [(f.column, sql.field_type(f)) for f in Deal._meta.concrete_fields]
+        )
+        sql.execute(
+            f"INSERT INTO {qn(NEW_DEALS)} (id, {', '.join(qn(c) for c in columns)}) "
+            f"SELECT i.id, {', '.join(expressions)} FROM {t} s "
+            f"JOIN {qn(ids)} i ON i.line = s.line ORDER BY i.id",
+            params,
+        )
+        sql.execute(f"UPDATE {t} SET pk = i.id FROM {qn(ids)} i WHERE i.line = {t}.line")
+        sql.index(NEW_DEALS, "external_id")
+        sql.analyze(NEW_DEALS)
+        self.new_deals = count
+        return count
+
+    def write_new_deals(self) -> None:
+        """The new deals, with every derived field, into ``crm_deal``: one write each."""
+        if not self.new_deals:
+            return
+        names = ", ".join(qn(f.column) for f in Deal._meta.concrete_fields)
+        self.sql.execute(
+            f"INSERT INTO {qn(Deal._meta.db_table)} ({names}) "
+            f"SELECT {names} FROM {qn(NEW_DEALS)} ORDER BY id"
+        )
+        self.new_deals_written = True

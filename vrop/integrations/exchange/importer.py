@@ -32,19 +32,28 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vrop.accounts.models import Team, User
+from vrop.callaudit.models import Call
 from vrop.core import rulebook
 from vrop.core.policy import company_settings
-from vrop.crm.models import Deal
+from vrop.crm.models import Client, Deal, DealLine, Product, StageChange, Task
 from vrop.discipline.worktime import refresh_response_times
 from vrop.integrations.exchange import derive, spec
-from vrop.integrations.exchange.entities import ENTITIES, TOUCHED, TOUCHED_INVOICES, EntityLoader
+from vrop.integrations.exchange.entities import (
+    ENTITIES,
+    MOVED,
+    PAID,
+    TOUCHED,
+    TOUCHED_INVOICES,
+    EntityLoader,
+)
 from vrop.integrations.exchange.lists import DealListLoader
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
 from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
+from vrop.integrations.exchange.staged import NEW_DEALS, StagedDeal
 from vrop.integrations.exchange.values import Problem, parser_for
 from vrop.planning.models import Plan
-from vrop.receivables.models import Invoice
+from vrop.receivables.models import Invoice, Payment, Shipment
 from vrop.receivables.services.documents import deals_paid_on_refresh
 
 
@@ -102,6 +111,21 @@ def _temp_store_on_disk():
             cursor.execute(f"PRAGMA temp_store = {int(previous)}")
 
 
+# what each file writes (for the statistics after a large import)
+WRITTEN = {
+    "clients.csv": Client,
+    "products.csv": Product,
+    "deals.csv": Deal,
+    "deal_lines.csv": DealLine,
+    "stage_changes.csv": StageChange,
+    "tasks.csv": Task,
+    "invoices.csv": Invoice,
+    "payments.csv": Payment,
+    "shipments.csv": Shipment,
+    "calls.csv": Call,
+}
+
+
 def _row_checks(file: str, parsed: dict) -> None:
     """Checks across the columns of one row."""
     if file == "invoices.csv" and parsed.get("due_on") and parsed["due_on"] < parsed["issued_on"]:
@@ -121,13 +145,16 @@ class Importer(EntityLoader, DealListLoader):
         self.rejected: dict[str, set[str]] = defaultdict(set)
         self.staged: dict[str, str] = {}  # file -> its staging table ("" if none)
         self.failed: set[str] = set()  # files refused as a whole (header, encoding)
+        self.new_deals = 0  # deals of deals.csv not in the database yet (``staged``)
+        self.new_deals_written = False
+        self.analyzed: set[str] = set()
 
     # --- the run -------------------------------------------------------------------------
 
     def run(self) -> None:
         self.sql.tune_session()
-        self.sql.create_temp(TOUCHED, [("pk", "bigint")])
-        self.sql.create_temp(TOUCHED_INVOICES, [("pk", "bigint")])
+        for table in (TOUCHED, TOUCHED_INVOICES, MOVED, PAID):
+            self.sql.create_temp(table, [("pk", "bigint")])
         for file in spec.FILES:
             if self.source.has(file):
                 if file == "managers.csv":
@@ -141,22 +168,80 @@ class Importer(EntityLoader, DealListLoader):
                 else:
                     self.load_entity(ENTITIES[file])
             self.after(file)
-        derive.deal_fields(self.sql, TOUCHED)
+        self.refresh_statistics()
+        self.derive_deals()
         self.deal_facts()
+        self.write_new_deals()
         if self.report.ok:
+            self.refresh_statistics()
             self.flag_deals()
 
-    def deal_facts(self) -> None:
-        """The facts the deal keeps for the numbers (response times, fully paid on), each
-        by its one function, for the deals this import touched or whose invoices it did."""
-        touched = RawSQL(f"SELECT pk FROM {qn(TOUCHED)}", [])
-        refresh_response_times(Deal.objects.filter(pk__in=touched))
-        by_invoice = RawSQL(
-            f"SELECT deal_id FROM {qn(Invoice._meta.db_table)} WHERE deal_id IS NOT NULL "
-            f"AND id IN (SELECT pk FROM {qn(TOUCHED_INVOICES)})",
-            [],
+    def refresh_statistics(self) -> None:
+        """Statistics of the tables this import filled a large share of (PostgreSQL)."""
+        for file, model in WRITTEN.items():
+            table = model._meta.db_table
+            if table in self.analyzed:
+                continue
+            counts = self.report.counts.get(file)
+            written = counts.created if counts else 0
+            if model is StageChange and "deals.csv" in self.report.counts:
+                written += self.report.counts["deals.csv"].created  # the completed history
+            if model is Deal and self.new_deals and not self.new_deals_written:
+                continue
+            if self.sql.refresh_statistics(table, written):
+                self.analyzed.add(table)
+
+    def deal_tables(self) -> list[str]:
+        """Where the deals are while the files load: the database, and the new ones."""
+        return ["crm_deal", qn(NEW_DEALS)] if self.new_deals else ["crm_deal"]
+
+    def derive_deals(self) -> None:
+        """The derived fields of the touched deals; existing deals whose moments (first
+        contact, quote) change are noted for their response times."""
+        sql = self.sql
+        existing = f"(SELECT pk FROM {qn(TOUCHED)})"
+        if self.new_deals:
+            existing = (
+                f"(SELECT pk FROM {qn(TOUCHED)} WHERE pk NOT IN (SELECT id FROM {qn(NEW_DEALS)}))"
+            )
+            derive.deal_fields(sql, f"(SELECT id FROM {qn(NEW_DEALS)})", qn(NEW_DEALS))
+        moment = sql.field_type(Deal._meta.get_field("first_contact_at"))
+        before = "exch_moments"
+        sql.create_temp(
+            before, [("pk", "bigint"), ("first_contact_at", moment), ("quote_sent_at", moment)]
         )
-        deals_paid_on_refresh(Deal.objects.filter(Q(pk__in=touched) | Q(pk__in=by_invoice)))
+        sql.execute(
+            f"INSERT INTO {qn(before)} (pk, first_contact_at, quote_sent_at) "
+            f"SELECT id, first_contact_at, quote_sent_at FROM crm_deal WHERE id IN {existing}"
+        )
+        if not derive.deal_fields(sql, existing):
+            return
+        self.touch(
+            MOVED,
+            f"SELECT b.pk FROM {qn(before)} b JOIN crm_deal d ON d.id = b.pk "
+            f"WHERE {sql.distinct('d.first_contact_at', 'b.first_contact_at')} "
+            f"OR {sql.distinct('d.quote_sent_at', 'b.quote_sent_at')}",
+        )
+
+    def deal_facts(self) -> None:
+        """The facts the deal keeps for the numbers (response times, fully paid day), each
+        by its one function, only for the deals whose inputs changed: existing deals whose
+        arrival, first contact or quote moved, or whose invoices changed; new deals (not
+        written yet, see ``staged``) that have a first contact or quote, or invoices."""
+        moved = RawSQL(f"SELECT pk FROM {qn(MOVED)}", [])
+        paid = RawSQL(f"SELECT pk FROM {qn(PAID)}", [])
+        if self.sql.fetchone(f"SELECT COUNT(*) FROM {qn(MOVED)}")[0]:
+            refresh_response_times(Deal.objects.filter(pk__in=moved))
+        if self.new_deals:
+            refresh_response_times(
+                StagedDeal.objects.filter(
+                    Q(first_contact_at__isnull=False) | Q(quote_sent_at__isnull=False)
+                )
+            )
+        if self.sql.fetchone(f"SELECT COUNT(*) FROM {qn(PAID)}")[0]:
+            deals_paid_on_refresh(Deal.objects.filter(pk__in=paid))
+            if self.new_deals:
+                deals_paid_on_refresh(StagedDeal.objects.filter(pk__in=paid))
 
     def after(self, file: str) -> None:
         """Keep what later files depend on once the files it depends on are loaded."""
@@ -167,9 +252,25 @@ class Importer(EntityLoader, DealListLoader):
                 staged["deals.csv"],
                 "exch_stage_deals" if file in staged else None,
                 self.now,
+                self.deal_tables(),
             )
         elif file == "payments.csv" and ("invoices.csv" in staged or file in staged):
-            derive.invoice_payments(self.sql, TOUCHED_INVOICES, self.now)
+            sql = self.sql
+            before = "exch_invoices_paid"
+            day = sql.field_type(Invoice._meta.get_field("paid_on"))
+            sql.create_temp(before, [("pk", "bigint"), ("paid_on", day)])
+            invoices = qn(Invoice._meta.db_table)
+            sql.execute(
+                f"INSERT INTO {qn(before)} (pk, paid_on) SELECT id, paid_on FROM {invoices} "
+                f"WHERE id IN (SELECT pk FROM {qn(TOUCHED_INVOICES)})"
+            )
+            if derive.invoice_payments(sql, TOUCHED_INVOICES, self.now):
+                # the deals whose invoices became paid (or unpaid) on another day
+                self.touch(
+                    PAID,
+                    f"SELECT i.deal_id AS pk FROM {qn(before)} b JOIN {invoices} i ON i.id = b.pk "
+                    f"WHERE {sql.distinct('i.paid_on', 'b.paid_on')}",
+                )
 
     def touch(self, table: str, select: str) -> None:
         """Add the ids that ``select`` returns to a set of touched objects."""

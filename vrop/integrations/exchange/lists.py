@@ -174,13 +174,16 @@ class DealListLoader:
         if dropped or not self._one_run_per_deal(table, runs["count"]):
             self._order_history(table)
         # The history must end at the deal's stage.
-        for line, ref, history, stage in self.sql.fetchall(
-            f"""
-            SELECT s.line, s.deal_id__ref, s.stage, d.stage FROM {t} s
-            JOIN crm_deal d ON d.id = s.deal_id
-            WHERE s.is_last = 1 AND s.stage <> d.stage ORDER BY s.line
-            """
-        ):
+        wrong = []
+        for deal_table in self.deal_tables():
+            wrong += self.sql.fetchall(
+                f"""
+                SELECT s.line, s.deal_id__ref, s.stage, d.stage FROM {t} s
+                JOIN {deal_table} d ON d.id = s.deal_id
+                WHERE s.is_last = 1 AND s.stage <> d.stage ORDER BY s.line
+                """
+            )
+        for line, ref, history, stage in sorted(wrong):
             self.report.error(
                 file,
                 line,
