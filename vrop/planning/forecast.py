@@ -31,6 +31,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Q,
     Sum,
@@ -39,7 +40,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from vrop.analytics.periods import Period, Scope, day_start, period_of
-from vrop.analytics.selectors.funnel import _first_reached, _reached
+from vrop.analytics.selectors.funnel import LATER
 from vrop.analytics.selectors.kpi import fully_paid
 from vrop.core.money import ZERO, percent, round_money
 from vrop.crm.choices import Stage
@@ -80,34 +81,63 @@ class StageOdds:
     from_history: bool
 
 
+def _history_row(at: date) -> dict:
+    """Per stage, of last year's deals: resolved ones that reached it, paid ones, and the
+    mean days from first reaching it to the day fully paid — one query.
+
+    Only resolved deals (fully paid by ``at``, or lost) count, so only they are read; the
+    first moment each reached contact, quote and won comes from one grouped pass over
+    their stage history (a LEFT JOIN: a deal without history still reached its own
+    stage), not from a lookup per deal and stage. "Reached" is the funnel's: the stage
+    history shows the stage or a later one, or the deal is there now.
+    """
+    since = day_start(at - timedelta(days=LOOKBACK_DAYS))
+    paid = fully_paid(at)
+    per_deal = (
+        Deal.objects.filter(received_at__gte=since, received_at__lt=day_start(at))
+        .filter(paid | Q(stage=Stage.LOST))
+        .values("pk", "stage", "paid_on", "received_at")
+        .annotate(
+            **{
+                f"first_{stage}": Min(
+                    "stage_changes__changed_at",
+                    filter=Q(stage_changes__stage__in=LATER[stage]),
+                )
+                for stage in LATER
+            }
+        )
+        .order_by()
+    )
+    aggregates = {}
+    for stage in STAGES:
+        reached = (
+            Q()
+            if stage == "lead"
+            else Q(stage__in=LATER[stage]) | Q(**{f"first_{stage}__isnull": False})
+        )
+        aggregates[f"n_resolved_{stage}"] = Count("pk", filter=reached)
+        aggregates[f"n_paid_{stage}"] = Count("pk", filter=reached & paid)
+        start = F("received_at") if stage == "lead" else F(f"first_{stage}")
+        aggregates[f"days_{stage}"] = Avg(
+            ExpressionWrapper(F("paid_on") - TruncDate(start), output_field=DurationField()),
+            filter=reached & paid,
+        )
+    return per_deal.aggregate(**aggregates)
+
+
 def stage_odds(*, at: date, fresh: bool = False) -> dict[str, StageOdds]:
     """Probability of payment and days to payment per stage, from last year's history.
 
     Company-wide statistics (not narrowed to a viewer: they are rates, not records).
     They change by the day, so the rates kept in the day's forecast snapshot are read
-    back (one small query); without a snapshot, or with ``fresh``, one aggregate over the
-    year's deals computes them.
+    back (one small query); without a snapshot, or with ``fresh``, ``_history_row``
+    computes them in one query.
     """
     if not fresh:
         kept = _odds_from_snapshot(at)
         if kept is not None:
             return kept
-    since = day_start(at - timedelta(days=LOOKBACK_DAYS))
-    paid = fully_paid(at)
-    resolved = paid | Q(stage=Stage.LOST)
-    aggregates = {}
-    for stage in STAGES:
-        reached = _reached(stage) if stage != "lead" else Q()
-        aggregates[f"n_resolved_{stage}"] = Count("pk", filter=reached & resolved)
-        aggregates[f"n_paid_{stage}"] = Count("pk", filter=reached & paid)
-        start = F("received_at") if stage == "lead" else _first_reached(stage)
-        aggregates[f"days_{stage}"] = Avg(
-            ExpressionWrapper(F("paid_on") - TruncDate(start), output_field=DurationField()),
-            filter=reached & paid,
-        )
-    row = Deal.objects.filter(received_at__gte=since, received_at__lt=day_start(at)).aggregate(
-        **aggregates
-    )
+    row = _history_row(at)
     odds = {}
     for stage in STAGES:
         resolved_count = row[f"n_resolved_{stage}"] or 0
