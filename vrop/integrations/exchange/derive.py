@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from vrop.integrations.exchange.sql import Dialect, qn
+from vrop.integrations.exchange.staged import NEW_DEALS
 
 DEAL = qn("crm_deal")
 LINE = qn("crm_dealline")
@@ -49,16 +50,19 @@ def deal_history_complete(
     not_mentioned = f"AND d.id NOT IN (SELECT deal_id FROM {qn(mentioned)})" if mentioned else ""
     written = 0
     for table in deal_tables:
-        written += _history_complete(sql, table, deals_stage, not_mentioned, now)
+        ids = f"(SELECT pk FROM {qn(deals_stage)})"
+        if table == qn(NEW_DEALS):
+            ids = f"(SELECT id FROM {table})"  # all of them are in deals.csv
+        written += _history_complete(sql, table, ids, not_mentioned, now)
     return written
 
 
-def _history_complete(sql: Dialect, table: str, deals_stage: str, not_mentioned: str, now) -> int:
+def _history_complete(sql: Dialect, table: str, ids: str, not_mentioned: str, now) -> int:
     written = sql.execute(
         f"""
         INSERT INTO {STAGE} (deal_id, from_stage, stage, changed_at)
         SELECT d.id, '', 'lead', d.received_at FROM {table} d
-        WHERE d.id IN (SELECT pk FROM {qn(deals_stage)}) {not_mentioned}
+        WHERE d.id IN {ids} {not_mentioned}
           AND NOT EXISTS (SELECT 1 FROM {STAGE} c WHERE c.deal_id = d.id)
         ORDER BY d.id
         """
@@ -72,7 +76,7 @@ def _history_complete(sql: Dialect, table: str, deals_stage: str, not_mentioned:
                 SELECT deal_id, stage, ROW_NUMBER() OVER (
                     PARTITION BY deal_id ORDER BY changed_at DESC, id DESC
                 ) AS rn
-                FROM {STAGE} WHERE deal_id IN (SELECT pk FROM {qn(deals_stage)})
+                FROM {STAGE} WHERE deal_id IN {ids}
             ) ranked WHERE rn = 1
         ) latest ON latest.deal_id = d.id
         WHERE latest.stage <> d.stage {not_mentioned}

@@ -640,24 +640,24 @@ class EntityLoader:
         """New deals go to ``NEW_DEALS`` with pks reserved now; ``write_new_deals`` writes
         them once their derived fields are known. Returns how many."""
         sql = self.sql
-        ids = "exch_deal_ids"
-        count = sql.reserve_ids(Deal._meta.db_table, ids, table, "pk IS NULL")
-        if not count:
-            return 0
         t = qn(table)
         sql.create_temp(
             NEW_DEALS, [(f.column, sql.field_type(f)) for f in Deal._meta.concrete_fields]
         )
-        sql.execute(
+        new_id, id_params = sql.new_ids(Deal._meta.db_table, "s.line")
+        # nextval runs as the ordered rows come out: pks in the order of the file
+        count = sql.execute(
             f"INSERT INTO {qn(NEW_DEALS)} (id, {', '.join(qn(c) for c in columns)}) "
-            f"SELECT i.id, {', '.join(expressions)} FROM {t} s "
-            f"JOIN {qn(ids)} i ON i.line = s.line ORDER BY i.id",
-            params,
+            f"SELECT {new_id}, {', '.join(expressions)} "
+            f"FROM (SELECT * FROM {t} WHERE pk IS NULL ORDER BY line) s ORDER BY s.line",
+            [*id_params, *params],
         )
-        sql.execute(f"UPDATE {t} SET pk = i.id FROM {qn(ids)} i WHERE i.line = {t}.line")
+        if not count:
+            return 0
         sql.index(NEW_DEALS, "external_id")
         sql.analyze(NEW_DEALS)
         self.new_deals = count
+        self.touch(TOUCHED, f"SELECT id AS pk FROM {qn(NEW_DEALS)}")
         return count
 
     def write_new_deals(self) -> None:

@@ -185,45 +185,20 @@ class Dialect:
         if self.is_postgres:
             self.execute(f"ANALYZE {qn(name)}")
 
-    def reserve_ids(self, model_table: str, ids: str, staging: str, where: str) -> int:
-        """Primary keys of ``model_table`` for the rows of ``staging`` that match ``where``,
-        in the order of their ``line``, into the temporary table ``ids`` (line, id): taken
-        from the table's sequence on PostgreSQL, after the largest one ever given on
-        SQLite. Rows can then be written with these ids later in the transaction (the
-        foreign keys are checked at commit). Returns how many."""
-        self.create_temp(ids, [("line", "integer"), ("id", "bigint")])
-        t = qn(staging)
-        count = self.fetchone(f"SELECT COUNT(*) FROM {t} WHERE {where}")[0]
-        if not count:
-            return 0
+    def new_ids(self, model_table: str, order: str) -> tuple[str, list]:
+        """An expression (and its parameters) giving each row of a SELECT a new primary key
+        of ``model_table``, ascending in ``order`` (the SELECT must be ordered by it on
+        PostgreSQL): the table's sequence on PostgreSQL; on SQLite, numbers after the
+        largest one ever given. Rows can then be written with these ids later in the
+        transaction (foreign keys to them are checked at commit)."""
         if self.is_postgres:
-            self.execute(
-                f"""
-                INSERT INTO {qn(ids)} (line, id)
-                SELECT a.line, b.id FROM (
-                    SELECT line, ROW_NUMBER() OVER (ORDER BY line) AS rn FROM {t} WHERE {where}
-                ) a JOIN (
-                    SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM (
-                        SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS id
-                        FROM generate_series(1, %s)
-                    ) g
-                ) b ON b.rn = a.rn
-                """,
-                [model_table, count],
-            )
-        else:
-            last = self.fetchone(
-                f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
-                f"COALESCE((SELECT MAX(id) FROM {qn(model_table)}), 0))",
-                [model_table],
-            )[0]
-            self.execute(
-                f"INSERT INTO {qn(ids)} (line, id) "
-                f"SELECT line, %s + ROW_NUMBER() OVER (ORDER BY line) FROM {t} WHERE {where}",
-                [int(last)],
-            )
-        self.analyze(ids)
-        return count
+            return "nextval(pg_get_serial_sequence(%s, 'id'))", [model_table]
+        last = self.fetchone(
+            f"SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+            f"COALESCE((SELECT MAX(id) FROM {qn(model_table)}), 0))",
+            [model_table],
+        )[0]
+        return f"(%s + ROW_NUMBER() OVER (ORDER BY {order}))", [int(last)]
 
     def refresh_statistics(self, table: str, written: int) -> bool:
         """PostgreSQL: ANALYZE a real table after the import wrote ``written`` rows to it
