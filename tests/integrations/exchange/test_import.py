@@ -57,7 +57,7 @@ def test_basic_import_writes_every_file_and_keeps_the_derived_fields():
         "invoices.csv": 1,
         "payments.csv": 2,
         "shipments.csv": 1,
-        "plans.csv": 2,
+        "plans.csv": 3,
         "calls.csv": 2,
     }
     ivan = User.objects.get(email="ivan@metall.example")
@@ -150,9 +150,12 @@ def test_basic_import_writes_every_file_and_keeps_the_derived_fields():
         True,
     )
     assert Task.objects.get(external_id="t1").client == c1
-    assert list(Plan.objects.order_by("pk").values_list("manager__email", "metric", "target")) == [
-        (None, "gross_profit", Decimal("1000000.00")),
-        ("ivan@metall.example", "revenue", Decimal("3000000.00")),
+    assert list(
+        Plan.objects.order_by("pk").values_list("manager__email", "team__name", "metric", "target")
+    ) == [
+        (None, None, "gross_profit", Decimal("1000000.00")),
+        ("ivan@metall.example", None, "revenue", Decimal("3000000.00")),
+        (None, "Отдел продаж", "revenue", Decimal("5000000.00")),
     ]
     call1, call2 = Call.objects.get(external_id="call1"), Call.objects.get(external_id="call2")
     assert (call1.client, call1.transcript_path, len(call1.transcript)) == (
@@ -286,7 +289,7 @@ def test_a_zip_imports_like_the_folder(tmp_path):
     report = import_path(archive)
 
     assert report.ok, report.render()
-    assert sum(c.created for c in report.counts.values()) == 35
+    assert sum(c.created for c in report.counts.values()) == 36
     assert len(Call.objects.get(external_id="call1").transcript) == 3
 
 
@@ -401,3 +404,44 @@ def test_lines_and_history_in_any_row_order_are_the_same_lists(basic_copy):
             "deal__external_id", "from_stage", "stage", "changed_at")),
     }  # fmt: skip
     assert after == before
+
+
+def test_a_team_plan_is_its_own_plan_and_a_reimport_updates_it(basic_copy):
+    assert import_path(basic_copy).ok
+    plans = basic_copy / "plans.csv"
+    replace_in(plans, "Отдел продаж,revenue,5000000.00", "Отдел продаж,revenue,5500000.00")
+
+    report = import_path(basic_copy)
+
+    assert report.ok, report.render()
+    counts = report.counts["plans.csv"]
+    assert (counts.created, counts.updated, counts.unchanged) == (0, 1, 2)
+    team_plan = Plan.objects.get(team__name="Отдел продаж")
+    assert (team_plan.manager, team_plan.metric, team_plan.target) == (
+        None,
+        "revenue",
+        Decimal("5500000.00"),
+    )
+    # the company's plan on the same metric and period is another plan, unchanged
+    assert Plan.objects.filter(team=None, manager=None).count() == 1
+
+
+def test_a_plan_for_an_unknown_team_or_for_a_manager_and_a_team_is_refused(basic_copy):
+    plans = basic_copy / "plans.csv"
+    replace_in(plans, ",Отдел продаж,revenue", ",Отдел закупок,revenue")
+    with plans.open("a", encoding="utf-8") as handle:
+        handle.write("2026-12-01,2026-12-31,m2,Отдел продаж,revenue,100.00\n")
+    before = model_counts()
+
+    report = import_path(basic_copy)
+
+    assert not report.ok
+    assert [(e.file, e.line, e.column) for e in report.errors] == [
+        ("plans.csv", 4, "team"),
+        ("plans.csv", 5, ""),
+    ]
+    assert "Отдел закупок" in report.errors[0].reason
+    assert report.errors[1].reason == (
+        "План ставится менеджеру, отделу или всей компании, но не менеджеру и отделу сразу."
+    )
+    assert model_counts() == before

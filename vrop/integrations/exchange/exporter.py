@@ -373,24 +373,24 @@ def _shipments(fmt: _Formatter, ids: _Ids):
 
 
 def _plans(fmt: _Formatter, ids: _Ids):
-    # plans.csv has no team column: team plans stay out of the export
-    queryset = Plan.objects.filter(team__isnull=True).order_by("pk")
+    queryset = Plan.objects.order_by("pk")
 
     def rows(qs, folder):
         for r in qs.values_list(
             "period_start", "period_end",
             "manager_id", "manager__source", "manager__external_id",
-            "metric", "target", "extra",
+            "team__name", "metric", "target", "extra",
         ).iterator(CHUNK):  # fmt: skip
             yield (
                 [
                     fmt.day(r[0]),
                     fmt.day(r[1]),
                     ids(User, r[2], r[3], r[4]),
-                    r[5],
-                    fmt.money(r[6]),
+                    r[5] or "",
+                    r[6],
+                    fmt.money(r[7]),
                 ],
-                r[7],
+                r[8],
             )
 
     return queryset, rows

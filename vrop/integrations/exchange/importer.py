@@ -132,6 +132,8 @@ def _row_checks(file: str, parsed: dict) -> None:
         raise Problem(_("The due date is before the invoice date."))
     if file == "plans.csv" and parsed["period_end"] < parsed["period_start"]:
         raise Problem(_("The period ends before it starts."))
+    if file == "plans.csv" and parsed["manager_id"] is not None and parsed["team"]:
+        raise Problem(_("A plan is for a manager, a team or the whole company, not both."))
 
 
 class Importer(EntityLoader, DealListLoader):
@@ -535,12 +537,34 @@ class Importer(EntityLoader, DealListLoader):
         counts = self.report.file(file)
         self.staged[file] = ""
         existing = {
-            (p.period_start, p.period_end, p.metric, p.manager_id): p
-            for p in Plan.objects.filter(team__isnull=True)
+            (p.period_start, p.period_end, p.metric, p.manager_id, p.team_id): p
+            for p in Plan.objects.all()
         }
+        teams = dict(Team.objects.values_list("name", "pk"))
         seen: dict[tuple, int] = {}
         for line, row, extra in self.parsed_rows(file, *opened):
-            key = (row["period_start"], row["period_end"], row["metric"], row["manager_id"])
+            team_id = None
+            if row["team"]:
+                team_id = teams.get(row["team"])
+                if team_id is None:
+                    self.report.error(
+                        file,
+                        line,
+                        _(
+                            "Unknown team “%(team)s”: no manager in managers.csv or in the "
+                            "database belongs to it."
+                        )
+                        % {"team": row["team"]},
+                        "team",
+                    )
+                    continue
+            key = (
+                row["period_start"],
+                row["period_end"],
+                row["metric"],
+                row["manager_id"],
+                team_id,
+            )
             if key in seen:
                 self.report.error(
                     file,
@@ -556,6 +580,7 @@ class Importer(EntityLoader, DealListLoader):
                     period_end=key[1],
                     metric=key[2],
                     manager_id=key[3],
+                    team_id=key[4],
                     target=row["target"],
                     extra=extra or {},
                 )

@@ -143,6 +143,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _col("period_start", DATE, required=True),
         _col("period_end", DATE, required=True),
         _col("manager_id", USER),
+        _col("team", TEXT, max_length=100),
         _col("metric", CHOICE, required=True, choices=METRICS),
         _col("target", MONEY, required=True, minimum=0),
     ),
