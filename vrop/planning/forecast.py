@@ -294,6 +294,9 @@ def forecast(
             Q(stage__in=(Stage.LEAD, Stage.CONTACT, Stage.QUOTE))
             | Q(
                 stage=Stage.WON,
+                # Implied by "no invoice" (a deal without invoices is not paid); stated so
+                # that a partial index of unpaid won deals can serve this branch.
+                paid_on__isnull=True,
                 closed_at__gte=day_start(at - timedelta(days=LOOKBACK_DAYS)),
             )
             & ~Q(Exists(has_invoice))
