@@ -435,15 +435,16 @@ def _days(form) -> list[int]:
     return days
 
 
-def _setup_write(request, write, *, rule=None, done_to: str) -> HttpResponse:
-    """Run one distribution service: back to the page with a message, or the page again
-    with the Russian refusal and what was typed (422), nothing changed."""
+def _setup_write(request, write, *, rule=None, done_to) -> HttpResponse:
+    """Run one distribution service: back to the page with a message (``done_to``: a
+    URL, or a function of what the service returned), or the page again with the Russian
+    refusal and what was typed (422), nothing changed."""
     try:
-        write()
+        result = write()
     except ServiceError as error:
         return _setup_page(request, rule=rule, error=error.message, form=request.POST, status=422)
     messages.success(request, _("Saved."))
-    return redirect(done_to)
+    return redirect(done_to(result) if callable(done_to) else done_to)
 
 
 def _rule_fields(request) -> dict:
@@ -476,17 +477,13 @@ def distribution_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def distribution_rule_create(request: HttpRequest) -> HttpResponse:
     _configurer(request)
-    created = {}
-
-    def write():
-        created["rule"] = distribution_setup.distribution_rule_create(
+    return _setup_write(
+        request,
+        lambda: distribution_setup.distribution_rule_create(
             actor=request.user, **_rule_fields(request)
-        )
-
-    response = _setup_write(request, write, done_to="distribution")
-    if "rule" in created:
-        return redirect("distribution-rule", rule_id=created["rule"].pk)
-    return response
+        ),
+        done_to=lambda rule: reverse("distribution-rule", args=[rule.pk]),
+    )
 
 
 @login_required
