@@ -25,7 +25,7 @@ PROMISE_STAGES = ("quote", "won")
 MONEY_FIELD = DecimalField(max_digits=24, decimal_places=4)
 
 
-@rule("deal.lines")
+@rule("deal.lines", bulk=lambda deals: approval_required_bulk(deals.exclude(stage="lost")))
 def approval_follows_lines(deal, *, actor, context) -> list[Violation]:
     """Changing prices or quantities opens (or reopens) the approval they need."""
     from vrop.pricing.services import approval_sync
@@ -63,7 +63,7 @@ def _approval_violation(decision) -> Violation:
     )
 
 
-@rule("deal.won", "deal.invoice", "deal.quote")
+@rule("deal.won", "deal.invoice", "deal.quote", bulk=lambda deals: approval_required_bulk(deals))
 def approval_required(deal, *, actor, context) -> list[Violation]:
     """Until its prices are approved, a deal is not won, invoiced or quoted."""
     from vrop.pricing.services import deal_approval_state
@@ -75,7 +75,28 @@ def approval_required(deal, *, actor, context) -> list[Violation]:
 
 
 def won_without_approval_bulk(queryset) -> dict:
-    """Set-based: won deals whose prices need approval and have no approved request.
+    """Set-based: won deals whose prices need approval and have no approved request."""
+    message = _("Won without the approval its prices needed.")
+    pks = _needs_approval(queryset.filter(stage="won"))
+    return {pk: [Violation("approval_required", message)] for pk in pks}
+
+
+def approval_required_bulk(queryset) -> dict:
+    """Set-based ``approval_required`` (imports flag, not refuse): the deals the SQL
+    thresholds pick, each confirmed (and its message made) by ``deal_approval_state``."""
+    from vrop.crm.models import Deal
+    from vrop.pricing.services import deal_approval_state
+
+    result = {}
+    for deal in Deal.objects.filter(pk__in=list(_needs_approval(queryset))).order_by("pk"):
+        decision, _approval, cleared = deal_approval_state(deal)
+        if not cleared:
+            result[deal.pk] = [_approval_violation(decision)]
+    return result
+
+
+def _needs_approval(queryset):
+    """Pks of deals whose prices need approval and have no approved request.
 
     The same thresholds as ``approval_level_required`` (line and deal margins against the
     minimum of the line's category or the company's, discounts over the manager's limit),
@@ -110,9 +131,8 @@ def won_without_approval_bulk(queryset) -> dict:
     approved = ApprovalRequest.objects.filter(
         deal_id=OuterRef("pk"), status=ApprovalStatus.APPROVED
     )
-    won = (
-        queryset.filter(stage="won")
-        .annotate(
+    return (
+        queryset.annotate(
             a=Sum(amount),
             c=Sum(cost),
             la=Sum(listed),
@@ -128,8 +148,6 @@ def won_without_approval_bulk(queryset) -> dict:
         )
         .values_list("pk", flat=True)
     )
-    message = _("Won without the approval its prices needed.")
-    return {pk: [Violation("approval_required", message)] for pk in won}
 
 
 @rule("deal.save", bulk=won_without_approval_bulk)
@@ -173,7 +191,7 @@ def _promise_violation(deal, missing) -> Violation:
     )
 
 
-@rule("deal.quote")
+@rule("deal.quote", bulk=lambda deals: promise_bulk(deals))
 def promise_confirmed_on_quote(deal, *, actor, context) -> list[Violation]:
     """A quote that promises a date needs a confirmation for every line."""
     if deal.promised_date is None:

@@ -9,6 +9,9 @@
 - "deal.save", set-based only: imports and syncs flag the recently won deals of clients
   the credit rules stop (the per-deal function does nothing: other paths are judged on
   "deal.won").
+- set-based variants of the first three (imports flag, see ``rulebook.evaluate_bulk``):
+  what they refuse, for deals won, invoices issued and shipments made in the last 30
+  days (older history is not judged against today's credit state).
 - "client.save": payment terms and the credit limit change only by those who may set
   credit (the CRM's client form is not a back door); their change there is logged in
   the credit history too.
@@ -33,7 +36,7 @@ def _moment(value) -> object:
     return min(day, today)
 
 
-@rule("deal.won")
+@rule("deal.won", bulk=lambda deals: credit_on_import_bulk(deals))  # defined below
 def credit_on_won(deal, *, actor, context) -> list[Violation]:
     from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
 
@@ -43,7 +46,7 @@ def credit_on_won(deal, *, actor, context) -> list[Violation]:
     return won_refusals(facts, credit_policy())
 
 
-@rule("shipment.create")
+@rule("shipment.create", bulk=lambda shipments: credit_on_shipment_bulk(shipments))
 def credit_on_shipment(shipment, *, actor, context) -> list[Violation]:
     from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
 
@@ -57,7 +60,7 @@ def credit_on_shipment(shipment, *, actor, context) -> list[Violation]:
     return shipment_refusals(facts, credit_policy())
 
 
-@rule("deal.invoice")
+@rule("deal.invoice", bulk=lambda deals: credit_on_invoice_bulk(deals))
 def credit_on_invoice(deal, *, actor, context) -> list[Violation]:
     from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
 
@@ -127,36 +130,18 @@ def credit_fields_guarded(client, *, actor, context) -> list[Violation]:
 IMPORT_WINDOW_DAYS = 30
 
 
-def credit_on_import_bulk(deals) -> dict:
-    """Imports and syncs: the deals won in the last 30 days whose client the credit rules
-    stop now (on stop, overdue beyond the threshold, or over the limit on deferral) are
-    flagged. Older history is not judged against today's credit state."""
-    from datetime import timedelta
-
-    from django.db.models import Exists, OuterRef
-
-    from vrop.crm.choices import Stage
+def _import_credit_facts(client_ids) -> dict:
+    """Today's credit facts of these clients, in a few grouped queries (for the set-based
+    variants below)."""
     from vrop.crm.models import Client
-    from vrop.receivables.choices import OverrideStatus
-    from vrop.receivables.models import CreditOverride, Invoice
-    from vrop.receivables.rules import CreditFacts, won_refusals
-    from vrop.receivables.selectors import credit_policy, exposure_by_client
+    from vrop.receivables.models import Invoice
+    from vrop.receivables.rules import CreditFacts
+    from vrop.receivables.selectors import exposure_by_client
 
-    since = timezone.now() - timedelta(days=IMPORT_WINDOW_DAYS)
-    overridden = CreditOverride.objects.filter(
-        deal_id=OuterRef("pk"), status=OverrideStatus.GRANTED, deal_amount__gte=OuterRef("amount")
-    )
-    won = list(
-        deals.filter(stage=Stage.WON, client__isnull=False, stage_changed_at__gte=since)
-        .exclude(Exists(overridden))
-        .values_list("pk", "client_id")
-        .iterator(chunk_size=5000)
-    )
-    client_ids = sorted({client_id for _pk, client_id in won})
+    client_ids = sorted(set(client_ids))
     if not client_ids:
         return {}
     today = timezone.localdate()
-    policy = credit_policy()
     parts = exposure_by_client(client_ids)
     oldest: dict[int, tuple] = {}
     for client_id, due_on, number in (
@@ -165,11 +150,11 @@ def credit_on_import_bulk(deals) -> dict:
         .values_list("client_id", "due_on", "number")
     ):
         oldest.setdefault(client_id, (due_on, number))
-    refusals: dict[int, list[Violation]] = {}
+    facts = {}
     for client in Client.objects.filter(pk__in=client_ids):
         part = parts[client.pk]
         due, number = oldest.get(client.pk, (None, ""))
-        facts = CreditFacts(
+        facts[client.pk] = CreditFacts(
             client_name=client.name,
             payment_terms_days=client.payment_terms_days,
             credit_limit=client.credit_limit,
@@ -179,10 +164,102 @@ def credit_on_import_bulk(deals) -> dict:
             oldest_overdue_days=(today - due).days if due else 0,
             oldest_overdue_number=number,
         )
+    return facts
+
+
+def _overridden(deal_ref: str = "pk", amount_ref: str = "amount"):
+    from django.db.models import Exists, OuterRef
+
+    from vrop.receivables.choices import OverrideStatus
+    from vrop.receivables.models import CreditOverride
+
+    return Exists(
+        CreditOverride.objects.filter(
+            deal_id=OuterRef(deal_ref),
+            status=OverrideStatus.GRANTED,
+            deal_amount__gte=OuterRef(amount_ref),
+        )
+    )
+
+
+def credit_on_import_bulk(deals) -> dict:
+    """Imports and syncs: the deals won in the last 30 days whose client the credit rules
+    stop now (on stop, overdue beyond the threshold, or over the limit on deferral) are
+    flagged. Older history is not judged against today's credit state."""
+    from datetime import timedelta
+
+    from vrop.crm.choices import Stage
+    from vrop.receivables.rules import won_refusals
+    from vrop.receivables.selectors import credit_policy
+
+    since = timezone.now() - timedelta(days=IMPORT_WINDOW_DAYS)
+    won = list(
+        deals.filter(stage=Stage.WON, client__isnull=False, stage_changed_at__gte=since)
+        .exclude(_overridden())
+        .values_list("pk", "client_id")
+        .iterator(chunk_size=5000)
+    )
+    policy = credit_policy()
+    refusals: dict[int, list[Violation]] = {}
+    for client_id, facts in _import_credit_facts(c for _pk, c in won).items():
         found = won_refusals(facts, policy)
         if found:
-            refusals[client.pk] = found
+            refusals[client_id] = found
     return {pk: refusals[client_id] for pk, client_id in won if client_id in refusals}
+
+
+def credit_on_invoice_bulk(deals) -> dict:
+    """Imports: invoices of these deals issued in the last 30 days that give more deferral
+    than the client's credit allows today flag their deal (as ``credit_on_invoice``)."""
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from vrop.receivables.models import Invoice
+    from vrop.receivables.rules import invoice_refusals
+    from vrop.receivables.selectors import credit_policy
+
+    since = timezone.localdate() - timedelta(days=IMPORT_WINDOW_DAYS)
+    invoices = list(
+        Invoice.objects.filter(
+            deal__in=deals.values("pk"),
+            client__isnull=False,
+            due_on__gt=F("issued_on"),
+            issued_on__gte=since,
+        )
+        .exclude(_overridden("deal_id", "deal__amount"))
+        .order_by("deal_id", "issued_on", "id")
+        .values_list("deal_id", "client_id", "issued_on", "due_on")
+    )
+    facts = _import_credit_facts(client_id for _d, client_id, _i, _u in invoices)
+    policy = credit_policy()
+    result: dict[int, list[Violation]] = {}
+    for deal_id, client_id, issued_on, due_on in invoices:
+        found = invoice_refusals(facts[client_id], policy, issued_on=issued_on, due_on=due_on)
+        if found and deal_id not in result:
+            result[deal_id] = found
+    return result
+
+
+def credit_on_shipment_bulk(shipments) -> dict:
+    """Imports: shipments on deferral of the last 30 days that the credit rules stop
+    today, per shipment (as ``credit_on_shipment``)."""
+    from datetime import timedelta
+
+    from vrop.receivables.rules import shipment_refusals
+    from vrop.receivables.selectors import credit_policy
+
+    since = timezone.localdate() - timedelta(days=IMPORT_WINDOW_DAYS)
+    rows = list(
+        shipments.filter(is_deferred=True, client__isnull=False, shipped_on__gte=since)
+        .exclude(_overridden("deal_id", "deal__amount"))
+        .values_list("pk", "client_id")
+        .iterator(chunk_size=5000)
+    )
+    facts = _import_credit_facts(client_id for _pk, client_id in rows)
+    policy = credit_policy()
+    refusals = {client_id: shipment_refusals(f, policy) for client_id, f in facts.items()}
+    return {pk: refusals[client_id] for pk, client_id in rows if refusals.get(client_id)}
 
 
 @rule("deal.save", bulk=credit_on_import_bulk)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from vrop.callaudit.models import Call
 from vrop.crm.models import Client, Deal, Product, Task
-from vrop.integrations.exchange import spec
+from vrop.integrations.exchange import history, spec
 from vrop.integrations.exchange.sql import qn
 from vrop.integrations.exchange.staged import NEW_DEALS
 from vrop.integrations.exchange.values import Problem
@@ -278,6 +278,19 @@ class EntityLoader:
             self.reference_errors(file, table, column_name, base, self._target_file(fk))
         self.prepare(file, table)
         self.merge(entity, table, bool(unknown))
+        if entity.model in (Client, Product):
+            t, real = qn(table), qn(entity.model._meta.db_table)
+            created = (
+                f"(SELECT id FROM {real} WHERE source = '{spec.SOURCE}' "
+                f"AND external_id IN (SELECT ext FROM {t} WHERE pk IS NULL))"
+            )
+            history.write(
+                self.sql,
+                entity.model,
+                f"(SELECT pk FROM {t} UNION ALL SELECT id FROM {created} c)",
+                self.now,
+                created,
+            )
         if entity.model is Deal:
             self.touch(TOUCHED, f"SELECT pk FROM {qn(table)}")
         elif entity.model in (Task, Call):

@@ -26,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,9 +35,10 @@ from vrop.accounts.models import Team, User
 from vrop.callaudit.models import Call
 from vrop.core import rulebook
 from vrop.core.policy import company_settings
+from vrop.crm.choices import Stage
 from vrop.crm.models import Client, Deal, DealLine, Product, StageChange, Task
 from vrop.discipline.worktime import refresh_response_times
-from vrop.integrations.exchange import derive, spec
+from vrop.integrations.exchange import derive, history, spec
 from vrop.integrations.exchange.entities import (
     ENTITIES,
     MOVED,
@@ -136,6 +137,23 @@ def _row_checks(file: str, parsed: dict) -> None:
         raise Problem(_("A plan is for a manager, a team or the whole company, not both."))
 
 
+def flag_events(deals) -> list[tuple[str, object]]:
+    """``(event, objects)`` for every rule event that imported deals went through: what
+    the services check on each step of a deal, here in flag mode (the services refuse).
+    The objects are deals, or the deals' shipments for ``shipment.create``. ``deal.save``
+    comes last, so that its messages are kept where two events flag the same thing (e.g.
+    a won deal whose prices needed approval)."""
+    invoiced = Exists(Invoice.objects.filter(deal_id=OuterRef("pk")))
+    return [
+        ("deal.lines", deals),
+        ("deal.quote", deals.filter(stage=Stage.QUOTE)),
+        ("deal.won", deals.filter(stage=Stage.WON)),
+        ("deal.invoice", deals.filter(invoiced)),
+        ("shipment.create", Shipment.objects.filter(deal__in=deals.values("pk"))),
+        ("deal.save", deals),
+    ]
+
+
 class Importer(EntityLoader, DealListLoader):
     def __init__(self, source: Source, report: ImportReport) -> None:
         self.source = source
@@ -177,6 +195,8 @@ class Importer(EntityLoader, DealListLoader):
         if self.report.ok:
             self.refresh_statistics()
             self.flag_deals()
+            created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else ""
+            history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
 
     def refresh_statistics(self) -> None:
         """Statistics of the tables this import filled a large share of (PostgreSQL)."""
@@ -594,18 +614,23 @@ class Importer(EntityLoader, DealListLoader):
                 counts.unchanged += 1
 
     def flag_deals(self) -> None:
-        """Run the deal.save rules over the imported deals; store what they flag."""
+        """Run the rules of every event an imported deal went through, in flag mode
+        (``rulebook.evaluate_bulk``); store what they flag in the deals' ``flags``."""
         deals = Deal.objects.filter(pk__in=RawSQL(f"SELECT pk FROM {qn(TOUCHED)}", ()))
-        violations = rulebook.evaluate_bulk("deal.save", deals)
+        flags: dict[int, dict[str, str]] = defaultdict(dict)
+        for event, objects in flag_events(deals):
+            found = rulebook.evaluate_bulk(event, objects)
+            deal_of = {pk: pk for pk in found}
+            if objects.model is not Deal and found:
+                deal_of = dict(objects.filter(pk__in=list(found)).values_list("pk", "deal_id"))
+            for pk, violations in found.items():
+                for violation in violations:
+                    flags[deal_of[pk]][violation.code] = str(violation.message)
+        violations = flags
         sql = self.sql
         flags_table = "exch_flags"
         sql.create_temp(flags_table, [("pk", "bigint"), ("flags", sql.json_type)])
-        rows = []
-        for pk, found in violations.items():
-            flags = {}
-            for violation in found:
-                flags[violation.code] = str(violation.message)
-            rows.append((pk, json.dumps(flags)))
+        rows = [(pk, json.dumps(found)) for pk, found in violations.items() if found]
         sql.load(flags_table, ["pk", "flags"], rows)
         self.report.flagged_deals = len(rows)
         f = qn(flags_table)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from vrop.crm.models import Deal, DealLine, Product, StageChange
-from vrop.integrations.exchange import spec
+from vrop.integrations.exchange import history, spec
 from vrop.integrations.exchange.entities import REF_SUFFIXES, TOUCHED
 from vrop.integrations.exchange.sql import qn
 
@@ -183,7 +183,7 @@ class DealListLoader:
                 WHERE s.is_last = 1 AND s.stage <> d.stage ORDER BY s.line
                 """
             )
-        for line, ref, history, stage in sorted(wrong):
+        for line, ref, last_stage, stage in sorted(wrong):
             self.report.error(
                 file,
                 line,
@@ -191,7 +191,7 @@ class DealListLoader:
                     "The last stage change of deal “%(deal)s” is “%(history)s”, "
                     "but the deal is at the stage “%(stage)s”."
                 )
-                % {"deal": ref, "history": history, "stage": stage},
+                % {"deal": ref, "history": last_stage, "stage": stage},
             )
         same = (
             f"SELECT s.deal_id, COUNT(*) AS same FROM {t} s JOIN ("
@@ -246,11 +246,18 @@ class DealListLoader:
         execute(f"UPDATE {d} SET same = x.same FROM ({same}) x WHERE {d}.deal_id = x.deal_id")
         changed = f"(SELECT deal_id FROM {d} WHERE staged <> existing OR same <> staged)"
         counts = self.report.file(file)
+        lines = target == DealLine._meta.db_table  # lines have simple-history rows
+        if lines:
+            history.removed(self.sql, DealLine, f"t.deal_id IN {changed}", self.now)
         counts.deleted += execute(f"DELETE FROM {real} WHERE deal_id IN {changed}")
         counts.created += execute(
             f"INSERT INTO {real} ({insert_columns}) SELECT {select_columns} FROM {t} "
             f"WHERE deal_id IN {changed} ORDER BY line"
         )
+        if lines:
+            history.write(
+                self.sql, DealLine, f"(SELECT id FROM {real} WHERE deal_id IN {changed})", self.now
+            )
         counts.unchanged += self.sql.fetchone(
             f"SELECT COALESCE(SUM(staged), 0) FROM {d} WHERE staged = existing AND same = staged"
         )[0]
