@@ -1,6 +1,6 @@
 """The per-day, per-category margin summary: kept by the services on every path that wins,
 reopens or re-prices a deal, equal to the sums over the lines, and never trusted when it
-does not cover the period."""
+does not cover the period. The demo test comes last: its module-scoped company stays."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -16,7 +16,7 @@ from vrop.crm.services import LineInput, deal_create, deal_lines_set, deal_stage
 from vrop.pricing import selectors
 from vrop.pricing.models import MarginDay, MarginDayDeal
 from vrop.pricing.selectors import margin_report
-from vrop.pricing.services import margin_days_refresh
+from vrop.pricing.services import margin_days_rebuild, margin_days_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -190,6 +190,28 @@ def test_a_won_deal_written_around_the_services_makes_the_report_read_the_lines(
     assert summary()[0][-1] == 2
     with django_assert_num_queries(3):  # two counts, the summary
         assert by_category(owner) == [("rebar", D("1000.00"), D("120.00"), D("9.09"), 2)]
+
+
+@time_machine.travel(TUESDAY, tick=False)
+def test_a_won_deal_deleted_around_the_services_is_noticed_and_rebuilt(owner, products):
+    rebar, _sheet = products
+    kept = open_deal(owner, [(rebar, "10", "90")])
+    deleted = open_deal(owner, [(rebar, "1", "100")])
+    deal_stage_change(actor=owner, deal=kept, stage=Stage.WON)
+    deal_stage_change(actor=owner, deal=deleted, stage=Stage.WON)
+
+    Deal.objects.filter(pk=deleted.pk).delete()
+
+    # the summary still counts two deals; the report sees it and reads the lines
+    assert summary()[0][-1] == 2
+    assert by_category(owner) == [("rebar", D("900.00"), D("100.00"), D("10.00"), 1)]
+
+    margin_days_rebuild()
+
+    assert summary() == [
+        (dt.date(2026, 11, 10), "rebar", D("900"), D("800"), D("1000"), D("900"), 1)
+    ]
+    assert list(MarginDayDeal.objects.values_list("deal_id", flat=True)) == [kept.pk]
 
 
 def test_the_demo_fills_the_summary(demo, owner):  # noqa: F811

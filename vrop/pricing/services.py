@@ -972,3 +972,15 @@ def purchase_record(
     if not later_purchase.exists() and not later_list.exists() and product.cost_price != price:
         Product.objects.filter(pk=product.pk).update(cost_price=price)
     return purchase
+
+
+@transaction.atomic
+def margin_days_rebuild() -> int:
+    """The margin summary from scratch, over every won deal: after writes around the
+    services (a script, a deleted won deal, products moved to other categories)."""
+    from vrop.crm.choices import Stage
+    from vrop.pricing.models import MarginDay, MarginDayDeal
+
+    MarginDayDeal.objects.all().delete()
+    MarginDay.objects.all().delete()
+    return margin_days_refresh(Deal.objects.filter(stage=Stage.WON))
