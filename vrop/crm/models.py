@@ -228,6 +228,36 @@ class Deal(ExternalRecord, TimeStampedModel):
             models.Index(fields=["stage", "-amount"]),
             models.Index(fields=["stage", "-received_at"], name="deal_stage_received_idx"),
             models.Index(fields=["stage", "closed_at"], name="deal_stage_closed_idx"),
+            # The control board and the stalled count read only open deals: a small partial
+            # index holding every column the stalled rule looks at (index-only scans).
+            models.Index(
+                fields=[
+                    "manager",
+                    "stage",
+                    "next_step_at",
+                    "last_activity_at",
+                    "received_at",
+                    "stage_changed_at",
+                    "amount",
+                ],
+                include=["id"],
+                condition=Q(stage__in=["lead", "contact", "quote"]),
+                name="deal_open_board_idx",
+            ),
+            # SLA numbers of a period: arrivals in a date range with their response times.
+            models.Index(
+                fields=[
+                    "received_at",
+                    "manager",
+                    "stage",
+                    "first_contact_at",
+                    "quote_sent_at",
+                    "first_contact_work_seconds",
+                    "quote_work_seconds",
+                ],
+                include=["id"],
+                name="deal_received_sla_idx",
+            ),
         ]
 
     def __str__(self) -> str:
