@@ -16,6 +16,7 @@ NAVIGATION = [
     ("deal-list", _("Deals"), ("owner", "head", "manager", "finance", "supply")),
     ("client-list", _("Clients"), ("owner", "head", "manager", "finance")),
     ("product-list", _("Products"), ()),
+    ("price-list-list", _("Price lists"), ("head", "owner", "supply")),
     ("approval-list", _("Approvals"), ("head", "owner")),
     ("margin-report", _("Margin"), ("head", "owner")),
     ("receivables", _("Receivables"), ("owner", "head", "finance", "manager")),
