@@ -27,10 +27,13 @@ def _tracked(model) -> list:
     return [f for f in history.concrete_fields if not f.name.startswith("history_")]
 
 
-def write(sql: Dialect, model, candidates: str, now: datetime, created: str = "") -> int:
+def write(
+    sql: Dialect, model, candidates: str, now: datetime, created: str = "", fresh: bool = False
+) -> int:
     """History rows for the objects of ``model`` among ``candidates`` (a subquery of pks)
     that differ from their latest history row or have none; ``created`` (a subquery of
-    pks) names those the import created (else: those without history)."""
+    pks) names those the import created (else: those without history). ``fresh``: all
+    candidates are new rows (no history to compare with)."""
     history = qn(model.history.model._meta.db_table)
     table = qn(model._meta.db_table)
     fields = _tracked(model)
@@ -45,16 +48,28 @@ def write(sql: Dialect, model, candidates: str, now: datetime, created: str = ""
             left, right = sql.json_normal(left), sql.json_normal(right)
         differs.append(sql.distinct(left, right))
     params: list = [sql.param(now), REASON]
+    insert = (
+        f"INSERT INTO {history} ({columns}, history_date, history_change_reason, "
+        f"history_type, history_user_id)"
+    )
+    if fresh:
+        return sql.execute(
+            f"{insert} SELECT {values}, %s, %s, '+', NULL FROM {table} t "
+            f"WHERE t.id IN {candidates} ORDER BY t.id",
+            params,
+        )
     new = f"t.id IN {created}" if created else "h.history_id IS NULL"
     kind = f"CASE WHEN {new} THEN '+' ELSE '~' END"
+    # the latest history row of each candidate: one grouped pass, then a join by its pk
     return sql.execute(
         f"""
-        INSERT INTO {history} ({columns}, history_date, history_change_reason, history_type,
-            history_user_id)
+        {insert}
         SELECT {values}, %s, %s, {kind}, NULL FROM {table} t
-        LEFT JOIN {history} h ON h.history_id = (
-            SELECT MAX(l.history_id) FROM {history} l WHERE l.id = t.id
-        )
+        LEFT JOIN (
+            SELECT l.id, MAX(l.history_id) AS latest FROM {history} l
+            WHERE l.id IN {candidates} GROUP BY l.id
+        ) m ON m.id = t.id
+        LEFT JOIN {history} h ON h.history_id = m.latest
         WHERE t.id IN {candidates} AND (h.history_id IS NULL OR {" OR ".join(differs)})
         ORDER BY t.id
         """,

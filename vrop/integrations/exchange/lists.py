@@ -256,7 +256,11 @@ class DealListLoader:
         )
         if lines:
             history.write(
-                self.sql, DealLine, f"(SELECT id FROM {real} WHERE deal_id IN {changed})", self.now
+                self.sql,
+                DealLine,
+                f"(SELECT id FROM {real} WHERE deal_id IN {changed})",
+                self.now,
+                fresh=True,  # the lines just inserted
             )
         counts.unchanged += self.sql.fetchone(
             f"SELECT COALESCE(SUM(staged), 0) FROM {d} WHERE staged = existing AND same = staged"
