@@ -9,5 +9,7 @@ and ``vrop export`` writes. See docs/exchange-format.md.
   ``entities`` (files of objects with ids) and ``lists`` (lines and stage history per
   deal) are its parts;
 - ``derive``: the denormalised fields the services keep, recomputed in SQL after loading;
+- ``staged``: new deals held in a temporary table until they are written, once;
+- ``history``: simple-history rows of what an import created or changed, in bulk;
 - ``exporter``: ``export_path`` — every file of the format from the database.
 """

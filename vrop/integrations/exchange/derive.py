@@ -113,18 +113,26 @@ DEAL_FIELDS = {
 }
 
 
-def deal_fields(sql: Dialect, touched: str, target: str = DEAL) -> int:
-    """Every denormalised field of the deals that the subquery ``touched`` names, in one
-    pass: one row version per changed deal. ``target``: the table of the deals (``crm_deal``
-    or the new deals of the import, not written yet)."""
-    values = ", ".join(f"{expression} AS {name}" for name, expression in DEAL_FIELDS.items())
+def deal_fields(sql: Dialect, touched: str) -> int:
+    """Every denormalised field of the deals of ``crm_deal`` that the subquery ``touched``
+    names, in one pass: one row version per changed deal."""
     sets = ", ".join(f"{name} = x.{name}" for name in DEAL_FIELDS)
-    differs = " OR ".join(sql.distinct(f"{target}.{name}", f"x.{name}") for name in DEAL_FIELDS)
+    differs = " OR ".join(sql.distinct(f"{DEAL}.{name}", f"x.{name}") for name in DEAL_FIELDS)
     return sql.execute(
         f"""
-        UPDATE {target} SET {sets}
-        FROM (
-            SELECT d.id, {values} FROM {target} d
+        UPDATE {DEAL} SET {sets}
+        FROM ({deal_field_values(DEAL, touched)}) x
+        WHERE {DEAL}.id = x.id AND ({differs})
+        """
+    )
+
+
+def deal_field_values(table: str, touched: str) -> str:
+    """A SELECT of ``id`` and the new value of every field of ``DEAL_FIELDS`` for the deals
+    of ``table`` (``crm_deal``, or the new deals of the import) that ``touched`` names."""
+    values = ", ".join(f"{expression} AS {name}" for name, expression in DEAL_FIELDS.items())
+    return f"""
+            SELECT d.id, {values} FROM {table} d
             LEFT JOIN (
                 SELECT deal_id,
                     ROUND(SUM(qty * price), 2) AS amount,
@@ -151,10 +159,7 @@ def deal_fields(sql: Dialect, touched: str, target: str = DEAL) -> int:
                 FROM {CALL} WHERE deal_id IN {touched} GROUP BY deal_id
             ) c ON c.deal_id = d.id
             WHERE d.id IN {touched}
-        ) x
-        WHERE {target}.id = x.id AND ({differs})
         """
-    )
 
 
 def invoice_payments(sql: Dialect, invoices: str, now: datetime) -> int:

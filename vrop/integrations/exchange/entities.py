@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 from vrop.callaudit.models import Call
 from vrop.crm.models import Client, Deal, Product, Task
 from vrop.integrations.exchange import history, spec
+from vrop.integrations.exchange.derive import DEAL_FIELDS
 from vrop.integrations.exchange.sql import qn
-from vrop.integrations.exchange.staged import NEW_DEALS
+from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, StagedDeal
 from vrop.integrations.exchange.values import Problem
 from vrop.receivables.models import Invoice, Payment, Shipment
 
@@ -677,9 +678,14 @@ class EntityLoader:
         """The new deals, with every derived field, into ``crm_deal``: one write each."""
         if not self.new_deals:
             return
-        names = ", ".join(qn(f.column) for f in Deal._meta.concrete_fields)
+        fields = Deal._meta.concrete_fields
+        facts = {f.column for f in StagedDeal._meta.concrete_fields} | set(DEAL_FIELDS)
+        facts -= {"id", "received_at"}
+        names = ", ".join(qn(f.column) for f in fields)
+        values = ", ".join(f"{'x' if f.column in facts else 'n'}.{qn(f.column)}" for f in fields)
         self.sql.execute(
             f"INSERT INTO {qn(Deal._meta.db_table)} ({names}) "
-            f"SELECT {names} FROM {qn(NEW_DEALS)} ORDER BY id"
+            f"SELECT {values} FROM {qn(NEW_DEALS)} n JOIN {qn(NEW_FACTS)} x ON x.id = n.id "
+            f"ORDER BY n.id"
         )
         self.new_deals_written = True

@@ -4,10 +4,12 @@ The importer is the service for bulk writes. In one transaction it streams every
 in the order of ``spec.FILES``, checks each row (types, required values, choices, INN,
 dates), loads the good rows into a temporary staging table (COPY on PostgreSQL), checks
 the references in SQL, and merges set-based into the real tables: rows that differ are
-updated, new ids are inserted, equal rows are left alone. Then it recomputes, in SQL,
-every denormalised field the services keep (``derive``), and runs the rules of
-``deal.save`` in flag mode over the imported deals, storing violations in
-``Deal.flags``. Any bad row anywhere rolls the whole transaction back: nothing of that
+updated, new ids are inserted, equal rows are left alone (new deals are held in a
+temporary table until their derived fields are known and then written once,
+``staged``). Then it recomputes, in SQL, every denormalised field the services keep
+(``derive``), runs the rules of every event an imported deal went through in flag mode
+(``flag_events``), storing violations in ``Deal.flags``, and writes the simple-history
+rows of what it created or changed (``history``). Any bad row anywhere rolls the whole transaction back: nothing of that
 import is written, and the report names each bad row with its file, line and reason.
 
 Memory stays flat in the size of the files: rows are streamed in batches; Python keeps
@@ -51,7 +53,7 @@ from vrop.integrations.exchange.lists import DealListLoader
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
 from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
-from vrop.integrations.exchange.staged import NEW_DEALS, StagedDeal
+from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, StagedDeal
 from vrop.integrations.exchange.values import Problem, parser_for
 from vrop.planning.models import Plan
 from vrop.receivables.models import Invoice, Payment, Shipment
@@ -226,7 +228,7 @@ class Importer(EntityLoader, DealListLoader):
             existing = (
                 f"(SELECT pk FROM {qn(TOUCHED)} WHERE pk NOT IN (SELECT id FROM {qn(NEW_DEALS)}))"
             )
-            derive.deal_fields(sql, f"(SELECT id FROM {qn(NEW_DEALS)})", qn(NEW_DEALS))
+            self.derive_new_deals()
         moment = sql.field_type(Deal._meta.get_field("first_contact_at"))
         before = "exch_moments"
         sql.create_temp(
@@ -244,6 +246,23 @@ class Importer(EntityLoader, DealListLoader):
             f"WHERE {sql.distinct('d.first_contact_at', 'b.first_contact_at')} "
             f"OR {sql.distinct('d.quote_sent_at', 'b.quote_sent_at')}",
         )
+
+    def derive_new_deals(self) -> None:
+        """The derived fields of the new deals into the narrow ``NEW_FACTS`` (with the
+        columns the facts are computed from and into)."""
+        sql = self.sql
+        meta = Deal._meta
+        derived = list(derive.DEAL_FIELDS)
+        facts = ["first_contact_work_seconds", "quote_work_seconds", "paid_on"]
+        names = ["id", "received_at", *derived, *facts]
+        sql.create_temp(NEW_FACTS, [(name, sql.field_type(meta.get_field(name))) for name in names])
+        values = derive.deal_field_values(qn(NEW_DEALS), f"(SELECT id FROM {qn(NEW_DEALS)})")
+        sql.execute(
+            f"INSERT INTO {qn(NEW_FACTS)} ({', '.join(names)}) "
+            f"SELECT x.id, n.received_at, {', '.join('x.' + name for name in derived)}, "
+            f"NULL, NULL, NULL FROM ({values}) x JOIN {qn(NEW_DEALS)} n ON n.id = x.id"
+        )
+        sql.analyze(NEW_FACTS)
 
     def deal_facts(self) -> None:
         """The facts the deal keeps for the numbers (response times, fully paid day), each

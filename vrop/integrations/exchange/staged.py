@@ -6,7 +6,10 @@ deal sequence when deals.csv is merged). Lines, history, tasks, invoices and cal
 written with those pks (the foreign keys are checked at commit); the derived fields are
 then computed on the temporary table, and one ``INSERT … SELECT`` writes the deals.
 
-``StagedDeal`` is a model over that table with the fields the deal facts read and write
+The derived fields and the deal facts go to a narrow table beside it (``NEW_FACTS``, the
+same column names), so that computing them rewrites small rows; the ``INSERT`` takes
+those columns from it. ``StagedDeal`` is a model over that table with the fields the
+deal facts read and write
 (arrival, first contact, quote, response times, fully paid day), in a registry of its own
 (no migration, not in the project's apps): the functions that are the one place those
 facts are computed (``refresh_response_times``, ``deals_paid_on_refresh``) take a queryset
@@ -19,6 +22,7 @@ from django.apps.registry import Apps
 from django.db import models
 
 NEW_DEALS = "exch_new_deals"
+NEW_FACTS = "exch_new_deal_facts"  # their derived fields and facts, narrow rows
 
 _registry = Apps(installed_apps=())
 
@@ -35,7 +39,7 @@ class StagedDeal(models.Model):
     class Meta:
         apps = _registry
         app_label = "integrations"
-        db_table = NEW_DEALS
+        db_table = NEW_FACTS
         managed = False
 
     def __str__(self) -> str:
