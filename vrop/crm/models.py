@@ -244,6 +244,12 @@ class Deal(ExternalRecord, TimeStampedModel):
                 condition=Q(stage__in=["lead", "contact", "quote"]),
                 name="deal_open_board_idx",
             ),
+            # The forecast's won deals not yet paid, by closing day.
+            models.Index(
+                fields=["closed_at"],
+                condition=Q(stage="won", paid_on__isnull=True),
+                name="deal_won_unpaid_idx",
+            ),
             # SLA numbers of a period: arrivals in a date range with their response times.
             models.Index(
                 fields=[
