@@ -88,7 +88,8 @@ def approval_required_bulk(queryset) -> dict:
     from vrop.pricing.services import deal_approval_state
 
     result = {}
-    for deal in Deal.objects.filter(pk__in=list(_needs_approval(queryset))).order_by("pk"):
+    candidates = Deal.objects.filter(pk__in=_needs_approval(queryset)).order_by("pk")
+    for deal in candidates.iterator(chunk_size=2000):
         decision, _approval, cleared = deal_approval_state(deal)
         if not cleared:
             result[deal.pk] = [_approval_violation(decision)]

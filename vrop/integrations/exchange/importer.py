@@ -640,8 +640,11 @@ class Importer(EntityLoader, DealListLoader):
         for event, objects in flag_events(deals):
             found = rulebook.evaluate_bulk(event, objects)
             deal_of = {pk: pk for pk in found}
-            if objects.model is not Deal and found:
-                deal_of = dict(objects.filter(pk__in=list(found)).values_list("pk", "deal_id"))
+            if objects.model is not Deal:
+                keys = sorted(found)
+                for start in range(0, len(keys), 5000):
+                    chunk = keys[start : start + 5000]
+                    deal_of.update(objects.filter(pk__in=chunk).values_list("pk", "deal_id"))
             for pk, violations in found.items():
                 for violation in violations:
                     flags[deal_of[pk]][violation.code] = str(violation.message)
