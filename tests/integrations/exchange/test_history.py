@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from tests.factories import DealFactory
 from tests.integrations.exchange.conftest import replace_in
 from vrop.crm.models import Client, Deal, DealLine, Product
 from vrop.integrations.exchange.importer import import_path
@@ -84,3 +85,30 @@ def test_a_changed_line_replaces_the_lines_in_history_and_the_deal_gets_a_change
         "~",
     ]
     assert c2.history.latest("history_id").extra == {"crm_note": "ключевой, с 2018"}
+
+
+def test_a_deal_made_in_the_app_and_changed_by_an_import_gets_a_change_row(tmp_path):
+    deal = DealFactory(stage="contact")
+    assert kinds(Deal) == ["+"]  # saved by the app
+    bulk = DealFactory(stage="contact")
+    bulk.history.all().delete()  # as if written in bulk (the demo, an older import)
+    folder = tmp_path / "x"
+    folder.mkdir()
+    (folder / "managers.csv").write_text(
+        "id,name,email\nm1,Иван Петров,ivan@metall.example\n", encoding="utf-8"
+    )
+    (folder / "deals.csv").write_text(
+        "id,manager_id,received_at,stage,amount\n"
+        f"vrop-{deal.pk},m1,2026-11-20 10:00,lost,1000.00\n"
+        f"vrop-{bulk.pk},m1,2026-11-20 10:00,lost,1000.00\n",
+        encoding="utf-8",
+    )
+
+    assert import_path(folder).ok
+
+    assert list(deal.history.order_by("history_id").values_list("history_type", "stage")) == [
+        ("+", "contact"),
+        ("~", "lost"),
+    ]
+    # its first history row, but not a creation: the import did not create it
+    assert list(bulk.history.values_list("history_type", "stage")) == [("~", "lost")]

@@ -19,6 +19,7 @@ from datetime import datetime
 from vrop.integrations.exchange.sql import Dialect, qn
 
 REASON = "import"
+NONE = "(SELECT 0 WHERE 1 = 0)"  # no pks: the import created none
 
 
 def _tracked(model) -> list:

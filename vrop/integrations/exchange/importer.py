@@ -197,7 +197,7 @@ class Importer(EntityLoader, DealListLoader):
         if self.report.ok:
             self.refresh_statistics()
             self.flag_deals()
-            created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else ""
+            created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else history.NONE
             history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
 
     def refresh_statistics(self) -> None:
