@@ -15,7 +15,7 @@ def fake_telegram(settings):
     settings.NOTIFICATIONS_BACKOFF_CAP = 1.0
     settings.NOTIFICATIONS_RESEND_INTERRUPTED = False
     yield server
-    server.stop()
+    server.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -68,6 +69,7 @@ class FakeTelegram:
         self._updates_changed = threading.Condition(self._lock)
         self._message_id = 1000
         self._server: ThreadingHTTPServer | None = None
+        self._placeholder: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.release = threading.Event()
         self.holding = threading.Event()
@@ -80,6 +82,9 @@ class FakeTelegram:
 
     def start(self) -> FakeTelegram:
         handler = _handler_for(self)
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
         if self.port:
             self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         else:
@@ -98,12 +103,28 @@ class FakeTelegram:
         return self
 
     def stop(self) -> None:
-        """Telegram goes down: the port refuses connections."""
+        """Telegram goes down: the port refuses connections. It stays bound (without
+        listening) while down, so that no other test run's server can take it meanwhile."""
         if self._server is not None:
             self.release.set()
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+            placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                placeholder.bind(("127.0.0.1", self.port))
+            except OSError:
+                placeholder.close()
+            else:
+                self._placeholder = placeholder
+
+    def close(self) -> None:
+        """The end of the test: down, and the port given back."""
+        self.stop()
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
     # --- scripting --------------------------------------------------------------------
 

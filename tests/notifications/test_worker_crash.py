@@ -76,7 +76,7 @@ def migrated(tmp_path_factory) -> Path:
 def fake():
     server = FakeTelegram().start()
     yield server
-    server.stop()
+    server.close()
 
 
 def rows(database: Path) -> list[tuple[str, str, int, bool]]:
