@@ -8,7 +8,9 @@ from tests.factories import HeadFactory
 from vrop.accounts.models import User
 from vrop.core.policy import company_settings
 
-pytestmark = pytest.mark.django_db
+# Outside a test transaction: on PostgreSQL the read-only guard applies to the next
+# transactions, as it does for the benchmark (which never runs inside one).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_read_only_serves_pages_and_refuses_writes(settings):
