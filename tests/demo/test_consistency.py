@@ -281,3 +281,13 @@ def test_the_services_keep_working_on_the_demo(demo, frozen):
     assert deal.amount == product.list_price * 2
     task = Task.objects.get(deal=deal)
     assert task.pk > Task.objects.exclude(pk=task.pk).aggregate(m=Max("pk"))["m"]
+
+
+def test_the_head_has_set_up_distribution_and_next_weeks_price_list(demo):
+    from vrop.discipline.models import DistributionRule
+    from vrop.pricing.models import PriceList
+
+    rule = DistributionRule.objects.get()
+    assert rule.members.count() >= 4
+    price_list = PriceList.objects.get()
+    assert price_list.applied_at is None and price_list.items.count() == 62

@@ -241,7 +241,39 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
     result = {model_label.split(".")[1].lower(): count for model_label, count in counts.items()}
     result["approvalrequest"] = _pending_approvals(today)
     say(f"{result['approvalrequest']} price approvals waiting")
+    _head_settings(today)
     return result
+
+
+def _head_settings(today: date) -> None:
+    """What the head has set up, through the services: the inbound distribution in turn
+    among the first team, and next week's price list (list prices up 2 %), not yet in
+    force."""
+    from decimal import Decimal
+
+    from vrop.crm.models import Product
+    from vrop.discipline.distribution_setup import distribution_member_add, distribution_rule_create
+    from vrop.pricing.services import price_list_create, price_list_item_set
+
+    head = User.objects.get(email=ROLE_EMAILS["head"])
+    with transaction.atomic():
+        rule = distribution_rule_create(actor=head, name="Входящие: по очереди")
+        team = User.objects.filter(role="manager", is_active=True).order_by("team_id", "id")
+        first_team = team.first().team_id if team.exists() else None
+        for manager in team.filter(team_id=first_team)[:8]:
+            distribution_member_add(actor=head, rule=rule, user=manager)
+        price_list = price_list_create(
+            actor=head,
+            name=f"Прайс с {today + timedelta(days=7):%d.%m.%Y}",
+            effective_from=today + timedelta(days=7),
+        )
+        for product in Product.objects.order_by("id"):
+            price_list_item_set(
+                actor=head,
+                price_list=price_list,
+                product=product,
+                list_price=(product.list_price * Decimal("1.02")).quantize(Decimal("1")),
+            )
 
 
 def _response_times(deals) -> None:
