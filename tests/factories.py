@@ -145,6 +145,14 @@ class StageChangeFactory(factory.django.DjangoModelFactory):
     stage = Stage.CONTACT
     changed_at = factory.LazyFunction(timezone.now)
 
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        """Keep the deal's stage moments as the services do when they write history."""
+        if create:
+            from vrop.crm.services import deals_stage_moments_refresh
+
+            deals_stage_moments_refresh(Deal.objects.filter(pk=instance.deal_id))
+
 
 class TaskFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -123,3 +123,52 @@ def test_bulk_payments_of_a_statement_keep_paid_on(deal, manager, finance):
     )
     deal.refresh_from_db()
     assert deal.paid_on == dt.date(2026, 11, 19)
+
+
+def moments(deal):
+    deal.refresh_from_db()
+    return deal.contact_reached_at, deal.quote_reached_at, deal.won_reached_at
+
+
+def test_stage_moments_are_the_first_time_each_step_was_reached(deal, manager):
+    assert moments(deal) == (None, None, None)
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.CONTACT, at=msk(17, 9, 20))
+    assert moments(deal) == (msk(17, 9, 20), None, None)
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.QUOTE, at=msk(18, 11))
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.CONTACT, at=msk(19, 10))
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.QUOTE, at=msk(20, 10))
+    # Going back and forth keeps the first moments.
+    assert moments(deal) == (msk(17, 9, 20), msk(18, 11), None)
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.WON, at=msk(23, 15))
+    assert moments(deal) == (msk(17, 9, 20), msk(18, 11), msk(23, 15))
+
+
+def test_a_deal_created_won_has_passed_contact_and_quote(manager):
+    won = deal_create(
+        actor=manager,
+        client=ClientFactory(manager=manager),
+        received_at=msk(16, 10),
+        stage=Stage.WON,
+        amount="1000",
+    )
+    assert moments(won)[0] == moments(won)[1] == moments(won)[2] is not None
+
+
+def test_a_change_dated_earlier_moves_the_moment(deal, manager):
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.WON, at=msk(20, 12))
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.QUOTE, at=msk(19, 12))
+    # The quote (a later stage than contact) is also the first contact now.
+    assert moments(deal) == (msk(19, 12), msk(19, 12), msk(20, 12))
+    # A move to lost or back to the lead stage reaches nothing.
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.LOST, lost_reason="Дорого")
+    assert moments(deal) == (msk(19, 12), msk(19, 12), msk(20, 12))
+
+
+def test_the_refresh_writes_only_deals_whose_moments_differ(deal, manager):
+    from vrop.crm.services import deals_stage_moments_refresh
+
+    deal_stage_change(actor=manager, deal=deal, stage=Stage.QUOTE, at=msk(17, 10))
+    assert deals_stage_moments_refresh(Deal.objects.all()) == 0
+    Deal.objects.filter(pk=deal.pk).update(quote_reached_at=None, contact_reached_at=None)
+    assert deals_stage_moments_refresh(Deal.objects.all()) == 1
+    assert moments(deal) == (msk(17, 10), msk(17, 10), None)

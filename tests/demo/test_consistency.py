@@ -30,6 +30,7 @@ from vrop.callaudit.models import Call
 from vrop.core.calendar import is_working_day
 from vrop.core.policy import company_settings
 from vrop.core.validators import is_valid_inn
+from vrop.crm.choices import REACHED
 from vrop.crm.models import Client, Deal, DealLine, Product, Request, StageChange, Task
 from vrop.crm.services import LineInput, deal_create
 from vrop.planning.models import Plan
@@ -136,6 +137,19 @@ def test_stage_history_matches_the_deals(demo):
     assert Deal.objects.filter(quote_sent_at__lt=F("first_contact_at")).count() == 0
     reached_quote = StageChange.objects.filter(deal=OuterRef("pk"), stage="quote")
     assert Deal.objects.filter(stage="won").exclude(Exists(reached_quote)).count() == 0
+    # The moments each deal first reached contact, quote and won are those of its history.
+    for field, stages in REACHED.items():
+        first = (
+            StageChange.objects.filter(deal=OuterRef("pk"), stage__in=stages)
+            .order_by("changed_at")
+            .values("changed_at")[:1]
+        )
+        deals = Deal.objects.annotate(first=Subquery(first))
+        assert deals.filter(**{f"{field}__isnull": True}, first__isnull=False).count() == 0
+        assert (
+            deals.filter(**{f"{field}__isnull": False}).exclude(**{field: F("first")}).count() == 0
+        )
+    assert Deal.objects.filter(stage="won", won_reached_at__isnull=True).count() == 0
 
 
 def test_next_step_is_the_earliest_open_task(demo):

@@ -14,6 +14,23 @@ OPEN_STAGES = (Stage.LEAD, Stage.CONTACT, Stage.QUOTE)
 CLOSED_STAGES = (Stage.WON, Stage.LOST)
 STAGE_ORDER = {Stage.LEAD: 0, Stage.CONTACT: 1, Stage.QUOTE: 2, Stage.WON: 3, Stage.LOST: 3}
 
+# The moments a deal keeps of its stage history (decisions/0009): the first time it was in
+# a step of the funnel or a later stage — a deal that skipped a stage has passed it.
+# Written only by ``crm.services.deals_stage_moments_refresh`` (and, set-based with the
+# same expression, by the import's derived fields).
+REACHED = {
+    "contact_reached_at": (Stage.CONTACT, Stage.QUOTE, Stage.WON),
+    "quote_reached_at": (Stage.QUOTE, Stage.WON),
+    "won_reached_at": (Stage.WON,),
+}
+
+
+def reached_sql(field: str, stage: str = "stage", moment: str = "changed_at") -> str:
+    """The SQL aggregate of ``field`` of ``REACHED`` over stage history rows: the earliest
+    ``moment`` whose ``stage`` is the step or later (NULL when there is none)."""
+    stages = ", ".join(f"'{value}'" for value in REACHED[field])
+    return f"MIN(CASE WHEN {stage} IN ({stages}) THEN {moment} END)"
+
 
 class Channel(models.TextChoices):
     PHONE = "phone", _("phone call")

@@ -190,6 +190,11 @@ class Deal(ExternalRecord, TimeStampedModel):
     # The day the deal became fully paid (it has invoices and all are paid): the latest
     # invoice's ``paid_on``; written by ``receivables.services.deals_paid_on_refresh``.
     paid_on = models.DateField(_("fully paid on"), null=True, blank=True, editable=False)
+    # The first moment the deal reached contact, quote and won (or a later stage), from its
+    # stage history (``choices.REACHED``); written by ``services.deals_stage_moments_refresh``.
+    contact_reached_at = models.DateTimeField(null=True, blank=True, editable=False)
+    quote_reached_at = models.DateTimeField(null=True, blank=True, editable=False)
+    won_reached_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Promised delivery, if any (confirmed by stock or supplier).
     promised_date = models.DateField(_("promised delivery date"), null=True, blank=True)
     # Flags raised on import or sync instead of refusing (rule code -> message).
@@ -205,6 +210,9 @@ class Deal(ExternalRecord, TimeStampedModel):
             "first_contact_work_seconds",
             "quote_work_seconds",
             "paid_on",
+            "contact_reached_at",
+            "quote_reached_at",
+            "won_reached_at",
         ]
     )
 
@@ -263,6 +271,14 @@ class Deal(ExternalRecord, TimeStampedModel):
                 ],
                 include=["id"],
                 name="deal_received_sla_idx",
+            ),
+            # The cohort of a period's quotes (quote → payment): deals that first reached
+            # quote (or won) in a date range, with what the conversion sums.
+            models.Index(
+                fields=["quote_reached_at", "manager"],
+                include=["amount", "paid_on"],
+                condition=Q(quote_reached_at__isnull=False),
+                name="deal_quote_reached_idx",
             ),
         ]
 

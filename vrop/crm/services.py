@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import (
     DecimalField,
     ExpressionWrapper,
@@ -34,10 +34,12 @@ from vrop.core.rulebook import ENFORCE, FLAG, Violation
 from vrop.core.validators import clean_inn
 from vrop.crm.choices import (
     OPEN_STAGES,
+    REACHED,
     ActivityKind,
     Channel,
     Stage,
     Unit,
+    reached_sql,
 )
 from vrop.crm.models import Activity, Client, Contact, Deal, DealLine, Product, StageChange, Task
 
@@ -341,6 +343,45 @@ def deal_refresh_next_step(deal: Deal) -> Deal:
     return deal
 
 
+def deals_stage_moments_refresh(deals) -> int:
+    """Keep the moments each deal of the queryset ``deals`` first reached contact, quote and
+    won (``choices.REACHED``) from its stage history: one ``UPDATE … FROM`` over one grouped
+    pass of the history, writing only the deals whose moments differ. Returns their count.
+
+    Called wherever stage history is written: ``deal_create``, ``deal_stage_change``, the
+    demo (the import computes the same expressions in its derived fields)."""
+    connection = connections[deals.db]
+    quote = connection.ops.quote_name
+    table = quote(Deal._meta.db_table)
+    history = quote(StageChange._meta.db_table)
+    ids, params = deals.order_by().values("pk").query.sql_with_params()
+    differs = "IS NOT" if connection.vendor == "sqlite" else "IS DISTINCT FROM"
+    sets = ", ".join(f"{field} = x.{field}" for field in REACHED)
+    moments = ", ".join(
+        f"{reached_sql(field, 's.stage', 's.changed_at')} AS {field}" for field in REACHED
+    )
+    changed = " OR ".join(f"{table}.{field} {differs} x.{field}" for field in REACHED)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET {sets}
+            FROM (
+                SELECT d.id, {moments} FROM {table} d
+                LEFT JOIN {history} s ON s.deal_id = d.id
+                WHERE d.id IN ({ids}) GROUP BY d.id
+            ) x
+            WHERE {table}.id = x.id AND ({changed})
+            """,
+            params,
+        )
+        return cursor.rowcount
+
+
+def _stage_moments_refresh(deal: Deal) -> None:
+    deals_stage_moments_refresh(Deal.objects.filter(pk=deal.pk))
+    deal.refresh_from_db(fields=list(REACHED))
+
+
 def _response_times_refresh(deal: Deal) -> None:
     """Working seconds to first contact and to the quote, after one of their moments (or
     the arrival) changed; the computation lives with the working-day calendar."""
@@ -439,6 +480,8 @@ def deal_create(
             changed_at=deal.stage_changed_at,
             changed_by=actor,
         )
+    if stage != Stage.LEAD:
+        _stage_moments_refresh(deal)
     for position, line in enumerate(lines or []):
         DealLine.objects.create(deal=deal, position=position, **_line_values(line))
     deal_recalculate(deal)
@@ -572,6 +615,8 @@ def deal_stage_change(
     StageChange.objects.create(
         deal=deal, from_stage=previous, stage=stage, changed_at=at, changed_by=actor
     )
+    if stage in REACHED["contact_reached_at"]:
+        _stage_moments_refresh(deal)
     context = {"from_stage": previous}
     _check_deal(f"deal.{stage}", deal, mode=mode, actor=actor, context=context)
     _check_deal("deal.save", deal, mode=mode, actor=actor, context=context)

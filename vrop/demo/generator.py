@@ -296,6 +296,9 @@ def _margin_days(deals) -> None:
 
 def _deal_facts(deals) -> None:
     """The facts deals keep for the numbers, by the functions that own them."""
+    from vrop.crm.services import deals_stage_moments_refresh
+
+    deals_stage_moments_refresh(deals)
     _response_times(deals)
     _paid_on(deals)
     _margin_days(deals)

@@ -31,7 +31,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Min,
     OuterRef,
     Q,
     Sum,
@@ -40,7 +39,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from vrop.analytics.periods import Period, Scope, day_start, period_of
-from vrop.analytics.selectors.funnel import LATER
+from vrop.analytics.selectors.funnel import LATER, REACHED_FIELD
 from vrop.analytics.selectors.kpi import fully_paid
 from vrop.core.money import ZERO, percent, round_money
 from vrop.crm.choices import Stage
@@ -83,46 +82,31 @@ class StageOdds:
 
 def _history_row(at: date) -> dict:
     """Per stage, of last year's deals: resolved ones that reached it, paid ones, and the
-    mean days from first reaching it to the day fully paid — one query.
+    mean days from first reaching it to the day fully paid — one aggregate.
 
-    Only resolved deals (fully paid by ``at``, or lost) count, so only they are read; the
-    first moment each reached contact, quote and won comes from one grouped pass over
-    their stage history (a LEFT JOIN: a deal without history still reached its own
-    stage), not from a lookup per deal and stage. "Reached" is the funnel's: the stage
-    history shows the stage or a later one, or the deal is there now.
+    Only resolved deals (fully paid by ``at``, or lost) count. "Reached" is the funnel's:
+    the deal first reached the stage or a later one (``Deal.contact_reached_at``…, kept
+    from its stage history), or it is there now.
     """
     since = day_start(at - timedelta(days=LOOKBACK_DAYS))
     paid = fully_paid(at)
-    per_deal = (
-        Deal.objects.filter(received_at__gte=since, received_at__lt=day_start(at))
-        .filter(paid | Q(stage=Stage.LOST))
-        .values("pk", "stage", "paid_on", "received_at")
-        .annotate(
-            **{
-                f"first_{stage}": Min(
-                    "stage_changes__changed_at",
-                    filter=Q(stage_changes__stage__in=LATER[stage]),
-                )
-                for stage in LATER
-            }
-        )
-        .order_by()
+    resolved = Deal.objects.filter(received_at__gte=since, received_at__lt=day_start(at)).filter(
+        paid | Q(stage=Stage.LOST)
     )
     aggregates = {}
     for stage in STAGES:
+        field = REACHED_FIELD.get(stage)
         reached = (
-            Q()
-            if stage == "lead"
-            else Q(stage__in=LATER[stage]) | Q(**{f"first_{stage}__isnull": False})
+            Q() if field is None else Q(stage__in=LATER[stage]) | Q(**{f"{field}__isnull": False})
         )
         aggregates[f"n_resolved_{stage}"] = Count("pk", filter=reached)
         aggregates[f"n_paid_{stage}"] = Count("pk", filter=reached & paid)
-        start = F("received_at") if stage == "lead" else F(f"first_{stage}")
+        start = F("received_at" if field is None else field)
         aggregates[f"days_{stage}"] = Avg(
             ExpressionWrapper(F("paid_on") - TruncDate(start), output_field=DurationField()),
             filter=reached & paid,
         )
-    return per_deal.aggregate(**aggregates)
+    return resolved.aggregate(**aggregates)
 
 
 def stage_odds(*, at: date, fresh: bool = False) -> dict[str, StageOdds]:

@@ -94,6 +94,11 @@ def test_basic_import_writes_every_file_and_keeps_the_derived_fields():
     )
     assert (d1.stage, d1.stage_changed_at, d1.closed_at) == ("quote", at(2026, 11, 3, 15), None)
     assert (d1.first_contact_at, d1.quote_sent_at) == (at(2026, 11, 2, 10, 25), at(2026, 11, 3, 15))
+    assert (d1.contact_reached_at, d1.quote_reached_at, d1.won_reached_at) == (
+        at(2026, 11, 2, 10, 25),
+        at(2026, 11, 3, 15),
+        None,
+    )
     assert d1.next_step_at == at(2026, 11, 25, 11)
     assert d1.last_activity_at == at(2026, 11, 3, 14, 55)  # the done task, after the call
     assert d1.flags == {}

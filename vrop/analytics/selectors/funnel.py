@@ -2,7 +2,8 @@
 
 The cohort is the deals that arrived in the period (``received_at``). A deal has
 reached a stage when its stage history shows it in that stage or a later one, or it is
-there now (a deal that skipped a stage has passed it). Paid is "fully paid" as in the
+there now (a deal that skipped a stage has passed it): the deal keeps the first moment
+of each (``contact_reached_at``…, crm's ``deals_stage_moments_refresh``). Paid is "fully paid" as in the
 conversion quote → payment: invoices exist and all were paid by ``as_of``
 (``Deal.paid_on``). Cycle time is the mean number of days from arrival to first reaching
 the stage (for paid: to ``Deal.paid_on``).
@@ -18,12 +19,9 @@ from django.db.models import (
     Avg,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
 )
 from django.db.models.functions import TruncDate
@@ -34,8 +32,8 @@ from django.utils.translation import gettext_lazy
 from vrop.analytics.periods import Period, Scope, datetime_range
 from vrop.analytics.selectors.kpi import fully_paid
 from vrop.core.money import ZERO, percent, round_money
-from vrop.crm.choices import Stage
-from vrop.crm.models import Deal, StageChange
+from vrop.crm.choices import REACHED
+from vrop.crm.models import Deal
 
 STEPS = ("lead", "contact", "quote", "won", "paid")
 STEP_LABELS = {
@@ -45,12 +43,14 @@ STEP_LABELS = {
     "won": gettext_lazy("won"),
     "paid": gettext_lazy("paid"),
 }
-# Stages that mean "this stage or later" for each step reached through the stage history.
-LATER = {
-    "contact": (Stage.CONTACT, Stage.QUOTE, Stage.WON),
-    "quote": (Stage.QUOTE, Stage.WON),
-    "won": (Stage.WON,),
+# The moment the deal first reached each step, kept on the deal (crm ``REACHED``).
+REACHED_FIELD = {
+    "contact": "contact_reached_at",
+    "quote": "quote_reached_at",
+    "won": "won_reached_at",
 }
+# Stages that mean "this stage or later" for each step.
+LATER = {step: REACHED[field] for step, field in REACHED_FIELD.items()}
 # Reference conversions of each step, used when there is no team to compare with
 # (the company as a whole): typical of B2B trading; docs/numbers.md.
 REFERENCE = {
@@ -155,16 +155,7 @@ class Funnel:
 def _reached(step: str) -> Q:
     if step == "lead":
         return Q()
-    history = StageChange.objects.filter(deal_id=OuterRef("pk"), stage__in=LATER[step])
-    return Q(stage__in=LATER[step]) | Q(Exists(history))
-
-
-def _first_reached(step: str):
-    return Subquery(
-        StageChange.objects.filter(deal_id=OuterRef("pk"), stage__in=LATER[step])
-        .order_by("changed_at")
-        .values("changed_at")[:1]
-    )
+    return Q(stage__in=LATER[step]) | Q(**{f"{REACHED_FIELD[step]}__isnull": False})
 
 
 def _cohort(*, viewer, period: Period, scope: Scope):
@@ -184,7 +175,9 @@ def _aggregates(as_of: date) -> dict:
         result[f"sum_{step}"] = Sum("amount", filter=condition)
     for step in LATER:
         result[f"cycle_{step}"] = Avg(
-            ExpressionWrapper(_first_reached(step) - F("received_at"), output_field=DurationField())
+            ExpressionWrapper(
+                F(REACHED_FIELD[step]) - F("received_at"), output_field=DurationField()
+            )
         )
     result["cycle_paid"] = Avg(
         ExpressionWrapper(F("paid_on") - TruncDate("received_at"), output_field=DurationField()),

@@ -10,23 +10,20 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from vrop.analytics import sources
 from vrop.analytics.periods import Period, Scope, datetime_range, day_start
 from vrop.core.money import ZERO, percent, round_money
 from vrop.core.policy import company_settings_cached
-from vrop.crm.choices import Stage
-from vrop.crm.models import Deal, StageChange
+from vrop.crm.models import Deal
 from vrop.planning.models import Metric
 from vrop.planning.selectors import RunRate, plan_target, run_rate
 from vrop.receivables.models import Payment, Shipment
 
 MONEY_FIELD = DecimalField(max_digits=18, decimal_places=2)
 GROSS_PROFIT = ExpressionWrapper(F("amount") - F("cost"), output_field=MONEY_FIELD)
-# A deal has reached the quote stage when it moved to quote, or straight to won.
-QUOTE_OR_LATER = (Stage.QUOTE, Stage.WON)
 
 
 @dataclass(frozen=True)
@@ -163,19 +160,13 @@ class Conversion:
 
 
 def quote_cohort(*, viewer, period: Period, scope: Scope | None = None):
-    """Deals that first reached the quote stage (or went straight to won) in the period."""
+    """Deals that first reached the quote stage (or went straight to won) in the period:
+    ``Deal.quote_reached_at`` (kept from the stage history by crm's
+    ``deals_stage_moments_refresh``) falls in it."""
     scope = scope or Scope()
     start, end = datetime_range(period)
-    reached_in_period = StageChange.objects.filter(
-        stage__in=QUOTE_OR_LATER, changed_at__gte=start, changed_at__lt=end
-    ).values("deal_id")
-    reached_before = StageChange.objects.filter(
-        deal_id=OuterRef("pk"), stage__in=QUOTE_OR_LATER, changed_at__lt=start
-    )
-    return (
-        Deal.objects.visible_to(viewer)
-        .filter(pk__in=reached_in_period, **scope.filter("manager"))
-        .exclude(Exists(reached_before))
+    return Deal.objects.visible_to(viewer).filter(
+        quote_reached_at__gte=start, quote_reached_at__lt=end, **scope.filter("manager")
     )
 
 

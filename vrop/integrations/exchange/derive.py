@@ -11,7 +11,8 @@ the same data again writes nothing. The semantics are those of the services:
   of the latest stage change, ``closed_at`` the same for a won or lost deal (else
   empty), ``first_contact_at`` the first move to contact, quote or won and
   ``quote_sent_at`` the first move to quote (kept as they were when the history has no
-  such move);
+  such move); the moments the deal first reached contact, quote and won
+  (``crm.services.deals_stage_moments_refresh``, the same expressions);
 - ``next_step_at`` (``deal_refresh_next_step``): the earliest due date of the deal's
   open tasks;
 - ``last_activity_at``: the latest of its value, a done task and a call;
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from vrop.crm.choices import REACHED, reached_sql
 from vrop.integrations.exchange.sql import Dialect, qn
 from vrop.integrations.exchange.staged import NEW_DEALS
 
@@ -108,6 +110,7 @@ DEAL_FIELDS = {
     ),
     "first_contact_at": "COALESCE(h.first_contact, d.first_contact_at)",
     "quote_sent_at": "COALESCE(h.first_quote, d.quote_sent_at)",
+    **{field: f"h.{field}" for field in REACHED},
     "next_step_at": "t.next_at",
     "last_activity_at": _later(_later("d.last_activity_at", "t.done"), "c.called"),
 }
@@ -131,6 +134,7 @@ def deal_field_values(table: str, touched: str) -> str:
     """A SELECT of ``id`` and the new value of every field of ``DEAL_FIELDS`` for the deals
     of ``table`` (``crm_deal``, or the new deals of the import) that ``touched`` names."""
     values = ", ".join(f"{expression} AS {name}" for name, expression in DEAL_FIELDS.items())
+    reached = ", ".join(f"{reached_sql(field)} AS {field}" for field in REACHED)
     return f"""
             SELECT d.id, {values} FROM {table} d
             LEFT JOIN (
@@ -145,7 +149,8 @@ def deal_field_values(table: str, touched: str) -> str:
                 SELECT deal_id, MAX(changed_at) AS last_at,
                     MIN(CASE WHEN stage IN ('contact', 'quote', 'won') THEN changed_at END)
                         AS first_contact,
-                    MIN(CASE WHEN stage = 'quote' THEN changed_at END) AS first_quote
+                    MIN(CASE WHEN stage = 'quote' THEN changed_at END) AS first_quote,
+                    {reached}
                 FROM {STAGE} WHERE deal_id IN {touched} GROUP BY deal_id
             ) h ON h.deal_id = d.id
             LEFT JOIN (
