@@ -90,6 +90,29 @@ def test_risks_of_the_largest_deals(frozen, owner):
     ]
 
 
+def test_over_limit_is_the_credit_rules_exposure_with_the_deal(frozen, owner):
+    """Limit 1 000 on 14 days' deferral. Exposure with a deal = unpaid invoice balances
+    + won deals not invoiced + the deal − advances (receivables' one definition)."""
+    manager = factories.ManagerFactory()
+    client = factories.ClientFactory(
+        manager=manager, payment_terms_days=14, credit_limit=Decimal("1000")
+    )
+    # A won deal of 1 000 with one invoice of 500, 200 of it paid: unpaid 300, not invoiced
+    # 500 — exposure 800. An open deal of 250 would make it 1 050: over the limit (unpaid
+    # invoices alone plus the deal, 550, would not be).
+    won = deal_for(manager, client=client, stage=Stage.WON, amount="1000")
+    invoice = factories.InvoiceFactory(deal=won, client=client, amount=Decimal("500"))
+    pay(invoice, "200", d(10))
+    over = deal_for(manager, client=client, stage=Stage.QUOTE, amount="250")
+    rows = largest_open_deals(viewer=owner, at=NOW, day=d(20))
+    assert [row.deal.pk for row in rows] == [over.pk]
+    assert "over_limit" in rows[0].risks
+    # An advance of 50 brings it to 1 000: not over (the rule refuses only above the limit).
+    factories.PaymentFactory(client=client, invoice=None, amount=Decimal("50"), paid_on=d(12))
+    rows = largest_open_deals(viewer=owner, at=NOW, day=d(20))
+    assert "over_limit" not in rows[0].risks
+
+
 def test_a_deal_is_paid_on_the_day_its_last_invoice_is_paid(frozen, owner):
     manager = factories.ManagerFactory()
     # Reached the quote on 3.11; two invoices paid on 6.11 and 9.11: fully paid on 9.11.

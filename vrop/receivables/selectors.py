@@ -116,7 +116,7 @@ def _invoiced_per_deal():
     )
 
 
-def _not_invoiced():
+def not_invoiced():
     return Greatest(
         ExpressionWrapper(F("amount") - _invoiced_per_deal(), output_field=MONEY_FIELD),
         Value(ZERO),
@@ -147,35 +147,63 @@ class Exposure:
         return percent(self.total, self.credit_limit) if self.credit_limit else None
 
 
+def _sum_of(queryset, field: str, value) -> Coalesce:
+    return Coalesce(
+        Subquery(
+            queryset.order_by().values(field).annotate(total=Sum(value)).values("total"),
+            output_field=MONEY_FIELD,
+        ),
+        Value(ZERO),
+        output_field=MONEY_FIELD,
+    )
+
+
+def exposure_parts(client: str = "pk", *, exclude_deal_id: int | None = None) -> dict:
+    """The parts of a client's exposure as expressions over the outer row's ``client``
+    column (``"pk"`` on clients, ``"client_id"`` on deals): unpaid invoice balances, won
+    deals not invoiced (but ``exclude_deal_id``) and advances (payments without an
+    invoice). The one definition of exposure; ``Exposure`` sums them."""
+    owner = OuterRef(client)
+    unpaid = Invoice.objects.filter(client_id=owner, paid_on__isnull=True)
+    balance = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD)
+    won = Deal.objects.filter(client_id=owner, stage=Stage.WON)
+    if exclude_deal_id:
+        won = won.exclude(pk=exclude_deal_id)
+    advances = Payment.objects.filter(client_id=owner, invoice__isnull=True)
+    return {
+        "exposure_unpaid": _sum_of(unpaid, "client_id", balance),
+        "exposure_won_not_invoiced": _sum_of(won, "client_id", not_invoiced()),
+        "exposure_advances": _sum_of(advances, "client_id", F("amount")),
+    }
+
+
+def exposure_of(row, *, credit_limit: Decimal, at_hand: Decimal = ZERO) -> Exposure:
+    """The ``Exposure`` of a row annotated with ``exposure_parts``."""
+    return Exposure(
+        unpaid_invoices=round_money(row.exposure_unpaid or ZERO),
+        won_not_invoiced=round_money(row.exposure_won_not_invoiced or ZERO),
+        deal_at_hand=round_money(at_hand or ZERO),
+        advances=round_money(max(row.exposure_advances or ZERO, ZERO)),
+        credit_limit=credit_limit,
+    )
+
+
 def exposure_by_client(client_ids, *, exclude_deal_id: int | None = None) -> dict[int, dict]:
-    """Unpaid invoices, won deals not invoiced and advances per client, three grouped queries."""
+    """Unpaid invoices, won deals not invoiced and advances per client — one query."""
     client_ids = list(client_ids)
     result = {pk: {"unpaid": ZERO, "won_not_invoiced": ZERO, "advances": ZERO} for pk in client_ids}
     if not client_ids:
         return result
-    unpaid = (
-        Invoice.objects.filter(client_id__in=client_ids, paid_on__isnull=True)
-        .order_by()
-        .values("client_id")
-        .annotate(
-            total=Sum(ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD))
-        )
+    rows = Client.objects.filter(pk__in=client_ids).annotate(
+        **exposure_parts("pk", exclude_deal_id=exclude_deal_id)
     )
-    for row in unpaid:
-        result[row["client_id"]]["unpaid"] = round_money(row["total"] or ZERO)
-    won = Deal.objects.filter(client_id__in=client_ids, stage=Stage.WON)
-    if exclude_deal_id:
-        won = won.exclude(pk=exclude_deal_id)
-    for row in won.order_by().values("client_id").annotate(total=Sum(_not_invoiced())):
-        result[row["client_id"]]["won_not_invoiced"] = round_money(row["total"] or ZERO)
-    advances = (
-        Payment.objects.filter(client_id__in=client_ids, invoice__isnull=True)
-        .order_by()
-        .values("client_id")
-        .annotate(total=Sum("amount"))
-    )
-    for row in advances:
-        result[row["client_id"]]["advances"] = round_money(max(row["total"] or ZERO, ZERO))
+    for row in rows.only("pk", "credit_limit"):
+        exposure = exposure_of(row, credit_limit=row.credit_limit)
+        result[row.pk] = {
+            "unpaid": exposure.unpaid_invoices,
+            "won_not_invoiced": exposure.won_not_invoiced,
+            "advances": exposure.advances,
+        }
     return result
 
 
@@ -186,7 +214,7 @@ def client_exposure(*, client: Client, deal: Deal | None = None) -> Exposure:
     if deal is not None:
         at_hand = (
             Deal.objects.filter(pk=deal.pk)
-            .annotate(rest=_not_invoiced())
+            .annotate(rest=not_invoiced())
             .values_list("rest", flat=True)
             .first()
         ) or ZERO

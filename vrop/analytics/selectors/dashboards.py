@@ -10,14 +10,10 @@ from decimal import Decimal
 from django.db.models import (
     DecimalField,
     Exists,
-    ExpressionWrapper,
-    F,
     OuterRef,
     Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -27,7 +23,7 @@ from vrop.analytics.periods import Period, period_of
 from vrop.analytics.selectors.kpi import Sales, sales_by_manager, sales_day_and_period, sales_trend
 from vrop.core.money import ZERO
 from vrop.core.policy import company_settings_cached
-from vrop.crm.choices import OPEN_STAGES
+from vrop.crm.choices import OPEN_STAGES, CreditStatus
 from vrop.crm.models import Deal
 from vrop.planning.models import Metric
 from vrop.planning.selectors import (
@@ -37,6 +33,7 @@ from vrop.planning.selectors import (
     run_rate,
 )
 from vrop.receivables.models import Invoice
+from vrop.receivables.selectors import exposure_of, exposure_parts, not_invoiced
 
 MONEY_FIELD = DecimalField(max_digits=18, decimal_places=2)
 
@@ -70,15 +67,6 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
     open stage (from the ``(stage, -amount)`` index), then the largest of those with the
     risks as inline subqueries evaluated for these few rows only."""
     unpaid = Invoice.objects.filter(client_id=OuterRef("client_id"), paid_on__isnull=True)
-    balance = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD)
-    client_unpaid = Coalesce(
-        Subquery(
-            unpaid.order_by().values("client_id").annotate(total=Sum(balance)).values("total"),
-            output_field=MONEY_FIELD,
-        ),
-        Value(ZERO),
-        output_field=MONEY_FIELD,
-    )
     visible = Deal.objects.visible_to(viewer)
     # ``pk IN (top of lead) UNION ALL (top of contact) …`` — each part a nested IN over a
     # sliced query (SQLite allows no LIMIT directly in a compound part).
@@ -97,7 +85,8 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
         .select_related("client", "manager")
         .annotate(
             risk_client_overdue=Exists(unpaid.filter(due_on__lt=day)),
-            client_unpaid=client_unpaid,
+            at_hand=not_invoiced(),
+            **exposure_parts("client_id"),
             risk_pending_approval=sources.pending_approval_exists(),
             risk_stalled=sources.stalled_at(at),
             risk_unconfirmed_promise=sources.unconfirmed_promise(at),
@@ -117,10 +106,14 @@ def largest_open_deals(*, viewer, at: datetime, day: date, limit: int = 5) -> li
         if deal.risk_client_overdue:
             risks.append("client_overdue")
         client = deal.client
+        # As the credit rule sees winning it: a client on deferral whose exposure with this
+        # deal would pass the limit.
         if (
             client is not None
             and client.payment_terms_days > 0
-            and deal.client_unpaid + deal.amount > client.credit_limit
+            and client.credit_status == CreditStatus.ACTIVE
+            and exposure_of(deal, credit_limit=client.credit_limit, at_hand=deal.at_hand).total
+            > client.credit_limit
         ):
             risks.append("over_limit")
         if deal.risk_stalled:
