@@ -178,3 +178,38 @@ def test_report_to_date_compares_with_the_whole_month_plan(company, owner):
     assert report.plan.plan == Decimal("70000")
     assert report.plan.plan_pct == Decimal("50.00")
     assert report.plan.projection == Decimal("50000.00")  # 35 000 / 14 × 20 working days
+
+
+def test_a_printed_report_shows_the_best_and_the_worst_of_a_large_team(frozen, owner, tmp_path):
+    """45 managers with gross profit 1 000 × n (n = 1…45): the PDF prints the 20 best
+    (45…26) and the 20 worst (20…1) and says that 5 are left out; the page lists all."""
+    import subprocess
+
+    from vrop.analytics.reports import PRINTED_MANAGERS, printed_managers
+
+    assert PRINTED_MANAGERS == 40
+    for n in range(1, 46):
+        manager = factories.ManagerFactory(first_name=f"Менеджер{n:02d}", last_name="Тестов")
+        factories.ShipmentFactory(
+            deal__manager=manager,
+            manager=manager,
+            shipped_on=d(10),
+            amount=Decimal(10_000 * n),
+            cost=Decimal(9_000 * n),
+        )
+    report = report_build(viewer=owner, kind="month", day=d(20))
+    assert len(report.managers) == 45
+    rows, omitted = printed_managers(report.managers)
+    profits = [row.sales.gross_profit for row in rows if row is not None]
+    assert omitted == 5 and rows[20] is None and len(rows) == 41
+    assert profits == [Decimal(1_000 * n) for n in [*range(45, 25, -1), *range(20, 0, -1)]]
+
+    path = tmp_path / "report.pdf"
+    path.write_bytes(report_pdf(report))
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    assert "Менеджер45" in text and "Менеджер01" in text and "Менеджер23" not in text
+    assert "ещё 5 менеджеров" in text
+    page = _client(owner).get("/analytics/reports/month/?day=2026-11-20").content.decode()
+    assert "Менеджер23" in page

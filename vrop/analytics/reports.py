@@ -220,15 +220,38 @@ def report_xlsx(report: Report) -> bytes:
 # --- HTML and PDF -------------------------------------------------------------------------
 
 
-def report_context(report: Report) -> dict:
-    return {"report": report, "weeks": report.outlook.buckets("week")[:8]}
+# Rows of the managers table in a printed (PDF) report: a larger team is shown by its best
+# and its worst by gross profit, with the count of the others (decisions/0010); the page
+# and the XLSX list every manager.
+PRINTED_MANAGERS = 40
+
+
+def printed_managers(rows: list, limit: int = PRINTED_MANAGERS) -> tuple[list, int]:
+    """(rows to print, how many are left out): all rows when there are at most ``limit``;
+    else the ``limit // 2`` best and the ``limit // 2`` worst by gross profit, with ``None``
+    between them where the others are left out."""
+    if len(rows) <= limit:
+        return rows, 0
+    ordered = sorted(rows, key=lambda row: (-row.sales.gross_profit, row.name))
+    half = limit // 2
+    return [*ordered[:half], None, *ordered[-half:]], len(rows) - 2 * half
+
+
+def report_context(report: Report, *, printed: bool = False) -> dict:
+    managers, omitted = printed_managers(report.managers) if printed else (report.managers, 0)
+    return {
+        "report": report,
+        "weeks": report.outlook.buckets("week")[:8],
+        "managers": managers,
+        "managers_omitted": omitted,
+    }
 
 
 def report_pdf(report: Report) -> bytes:
     """The report as PDF: the same template as on screen, with the DejaVu fonts."""
     from weasyprint import HTML
 
-    html = render_to_string("analytics/report_pdf.html", report_context(report))
+    html = render_to_string("analytics/report_pdf.html", report_context(report, printed=True))
     return HTML(string=html).write_pdf()
 
 
