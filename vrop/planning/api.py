@@ -57,6 +57,9 @@ class AccuracyRowOut(Schema):
     forecast: MoneyOut | None
     actual: MoneyOut
     error_pct: PercentOut
+    reconstructed: bool = Field(
+        description="the snapshot was reconstructed from the history, not taken on its day"
+    )
 
 
 class AccuracyOut(Schema):
@@ -104,6 +107,7 @@ def forecast_get(request, query: Query[ForecastQuery]):
                             "forecast": row.forecast,
                             "actual": row.actual,
                             "error_pct": row.error_pct,
+                            "reconstructed": row.reconstructed,
                         }
                         for row in measured.rows
                     ],

@@ -11,9 +11,17 @@
   company's mean when the client has none), not before today.
 * The parts are computed in SQL grouped by day; buckets (week, month) are sums of days,
   so the forecast always equals the sum of its parts.
+* The forecast can be made as of a past day (``known_through``): only what was known at
+  the end of that day counts — deals received by then and not closed by then, at the
+  stage they had reached and since the moment they reached it; won deals not invoiced by
+  then; invoices issued by then and not paid by then, with their balance on that day;
+  the stage odds and the clients' delays from the history up to then. For today it is
+  the current forecast, read the same way.
 * A snapshot of the company's forecast is kept each day; accuracy is the mean absolute
   percentage error (MAPE) of the snapshot made before each past week (month) against
-  the payments actually received in it.
+  the payments actually received in it. Days without a snapshot (before the daily task
+  ran, or before the history was imported) are reconstructed from the history with the
+  forecast as known on the eve of that day, and marked so.
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ from decimal import Decimal
 
 from django.db.models import (
     Avg,
+    Case,
+    CharField,
     Count,
+    DateTimeField,
     DecimalField,
     DurationField,
     Exists,
@@ -34,6 +45,8 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    Value,
+    When,
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -49,6 +62,8 @@ from vrop.receivables.models import Invoice, Payment
 
 MONEY_FIELD = DecimalField(max_digits=18, decimal_places=2)
 STAGES = ("lead", "contact", "quote", "won")
+OPEN = (Stage.LEAD, Stage.CONTACT, Stage.QUOTE)
+CLOSED = (Stage.WON, Stage.LOST)
 LOOKBACK_DAYS = 365
 MIN_SAMPLE = 5
 # Used while the history is too thin (fewer than MIN_SAMPLE resolved deals).
@@ -84,14 +99,18 @@ def _history_row(at: date) -> dict:
     """Per stage, of last year's deals: resolved ones that reached it, paid ones, and the
     mean days from first reaching it to the day fully paid — one aggregate.
 
-    Only resolved deals (fully paid by ``at``, or lost) count. "Reached" is the funnel's:
+    Only resolved deals (fully paid by ``at``, or lost by the end of ``at``) count, so
+    that the rates of a past day use only what was known then. "Reached" is the funnel's:
     the deal first reached the stage or a later one (``Deal.contact_reached_at``…, kept
     from its stage history), or it is there now.
     """
     since = day_start(at - timedelta(days=LOOKBACK_DAYS))
     paid = fully_paid(at)
+    lost = Q(stage=Stage.LOST) & (
+        Q(closed_at__lt=day_start(at + timedelta(days=1))) | Q(closed_at__isnull=True)
+    )
     resolved = Deal.objects.filter(received_at__gte=since, received_at__lt=day_start(at)).filter(
-        paid | Q(stage=Stage.LOST)
+        paid | lost
     )
     aggregates = {}
     for stage in STAGES:
@@ -253,6 +272,39 @@ class Forecast:
         return [result[key] for key in sorted(result)]
 
 
+def _stage_on(cutoff) -> tuple[Q, Case, Case]:
+    """The deal's stage and the moment it entered it as they were just before ``cutoff``.
+
+    A deal not moved since (open and in its stage since before, or closed before) was in
+    its current stage since ``stage_changed_at``. A deal moved after (its stage changed, or
+    it was won or lost, at or after the cutoff) was at the furthest stage it had reached by
+    then (``Deal.<stage>_reached_at``, decision 0009) since it reached it — a lead since it
+    arrived. (A deal sent back a stage and moved again after the cutoff is taken at the
+    furthest stage it had reached: the one case the kept moments cannot tell apart.)
+    """
+    moved = Q(stage__in=OPEN, stage_changed_at__gte=cutoff) | Q(
+        stage__in=CLOSED, closed_at__gte=cutoff
+    )
+    steps = (
+        (Stage.WON, "won_reached_at"),
+        (Stage.QUOTE, "quote_reached_at"),
+        (Stage.CONTACT, "contact_reached_at"),
+    )
+    stage = Case(
+        *(When(moved & Q(**{f"{field}__lt": cutoff}), then=Value(step)) for step, field in steps),
+        When(moved, then=Value(Stage.LEAD)),
+        default=F("stage"),
+        output_field=CharField(),
+    )
+    entered = Case(
+        *(When(moved & Q(**{f"{field}__lt": cutoff}), then=F(field)) for _step, field in steps),
+        When(moved, then=F("received_at")),
+        default=F("stage_changed_at"),
+        output_field=DateTimeField(),
+    )
+    return moved, stage, entered
+
+
 def forecast(
     *,
     viewer,
@@ -260,38 +312,65 @@ def forecast(
     horizon_days: int = 92,
     scope: Scope | None = None,
     fresh: bool = False,
+    known_through: date | None = None,
 ) -> Forecast:
-    """The forecast of payments from ``at`` to ``at + horizon_days`` (six queries)."""
+    """The forecast of payments from ``at`` to ``at + horizon_days`` (six queries).
+
+    ``known_through`` (``at`` by default) is the last day whose facts count: for a day
+    before today only what was known at its end is read (seven queries) — the deals, their
+    stages, the invoices and their balances, the stage odds and the clients' delays as they
+    were then. A snapshot reconstructed for the morning of ``at`` takes the day before.
+    """
     at = at or timezone.localdate()
+    known = known_through or at
+    past = known < timezone.localdate()
+    cutoff = day_start(known + timedelta(days=1))  # the first moment not known
     scope = scope or Scope()
     horizon = Period(at, at + timedelta(days=horizon_days - 1), "custom")
-    odds = stage_odds(at=at, fresh=fresh)
+    odds = stage_odds(at=known, fresh=fresh)
     days: dict[tuple[str, date], Decimal] = defaultdict(lambda: ZERO)
     open_amount: dict[str, Decimal] = defaultdict(lambda: ZERO)
 
     # Deals: open ones, and won ones without any invoice yet, grouped by stage and day.
+    since = day_start(known - timedelta(days=LOOKBACK_DAYS))
     has_invoice = Invoice.objects.filter(deal_id=OuterRef("pk"))
-    deals = (
-        _deals(viewer)
-        .filter(**scope.filter("manager"))
-        .filter(
-            Q(stage__in=(Stage.LEAD, Stage.CONTACT, Stage.QUOTE))
+    deals = _deals(viewer).filter(**scope.filter("manager"))
+    if past:
+        has_invoice = has_invoice.filter(issued_on__lte=known)
+        moved, stage_then, entered_then = _stage_on(cutoff)
+        deals = (
+            deals.filter(received_at__lt=cutoff)
+            # What can have been open or won-not-invoiced then, in index-friendly terms…
+            .filter(
+                Q(stage__in=OPEN)
+                | Q(stage__in=CLOSED, closed_at__gte=cutoff)
+                | Q(stage=Stage.WON, closed_at__gte=since, closed_at__lt=cutoff)
+                & (Q(paid_on__isnull=True) | Q(paid_on__gt=known))
+            )
+            .annotate(stage_then=stage_then, entered_then=entered_then)
+            # …and what was.
+            .filter(
+                Q(stage_then__in=OPEN)
+                | Q(stage_then=Stage.WON, closed_at__gte=since) & ~Q(Exists(has_invoice))
+            )
+        )
+        columns = {"kind": F("stage_then"), "entered_on": TruncDate("entered_then")}
+    else:
+        deals = deals.filter(
+            Q(stage__in=OPEN)
             | Q(
                 stage=Stage.WON,
                 # Implied by "no invoice" (a deal without invoices is not paid); stated so
                 # that a partial index of unpaid won deals can serve this branch.
                 paid_on__isnull=True,
-                closed_at__gte=day_start(at - timedelta(days=LOOKBACK_DAYS)),
+                closed_at__gte=since,
             )
             & ~Q(Exists(has_invoice))
         )
-        .annotate(entered_on=TruncDate("stage_changed_at"))
-        .values("stage", "entered_on")
-        .annotate(sum_amount=Sum("amount"))
-        .order_by()
-    )
-    for row in deals:
-        stage, amount = row["stage"], row["sum_amount"] or ZERO
+        columns = {"kind": F("stage"), "entered_on": TruncDate("stage_changed_at")}
+    rows = deals.values(**columns).annotate(sum_amount=Sum("amount")).order_by()
+    for row in rows:
+        stage, amount = row["kind"], row["sum_amount"] or ZERO
         stage_odds_row = odds[stage]
         expected = max(row["entered_on"] + timedelta(days=stage_odds_row.days), at)
         open_amount[stage] += amount
@@ -300,15 +379,34 @@ def forecast(
 
     # Unpaid invoices at their expected dates from the client's payment history.
     balance = ExpressionWrapper(F("amount") - F("paid_amount"), output_field=MONEY_FIELD)
-    unpaid = _invoices(viewer).filter(paid_on__isnull=True, **scope.filter("manager"))
-    rows = list(unpaid.values("client_id", "due_on").annotate(balance_due=Sum(balance)).order_by())
-    delays, company_delay = client_delays(at=at, client_ids=unpaid.values("client_id").distinct())
+    unpaid = _invoices(viewer).filter(**scope.filter("manager"))
+    if past:
+        unpaid = unpaid.filter(issued_on__lte=known).filter(
+            Q(paid_on__isnull=True) | Q(paid_on__gt=known)
+        )
+    else:
+        unpaid = unpaid.filter(paid_on__isnull=True)
+    balances: dict[tuple[int | None, date], Decimal] = defaultdict(lambda: ZERO)
+    for row in unpaid.values("client_id", "due_on").annotate(balance_due=Sum(balance)).order_by():
+        balances[(row["client_id"], row["due_on"])] += row["balance_due"] or ZERO
+    if past:
+        # The balance then: today's balance and what has been paid since.
+        for row in (
+            Payment.objects.filter(invoice__in=unpaid.values("pk"), paid_on__gt=known)
+            .values("invoice__client_id", "invoice__due_on")
+            .annotate(later=Sum("amount"))
+            .order_by()
+        ):
+            key = (row["invoice__client_id"], row["invoice__due_on"])
+            balances[key] += row["later"] or ZERO
+    delays, company_delay = client_delays(
+        at=known, client_ids=unpaid.values("client_id").distinct()
+    )
     invoices_unpaid = ZERO
-    for row in rows:
-        amount = row["balance_due"] or ZERO
+    for (client_id, due_on), amount in balances.items():
         invoices_unpaid += amount
-        delay = delays.get(row["client_id"], company_delay)
-        expected = max(row["due_on"] + timedelta(days=delay), at)
+        delay = delays.get(client_id, company_delay)
+        expected = max(due_on + timedelta(days=delay), at)
         if expected <= horizon.end:
             days[("invoice", expected)] += amount
     return Forecast(
@@ -358,6 +456,7 @@ class AccuracyRow:
     made_on: date | None
     forecast: Decimal | None
     actual: Decimal
+    reconstructed: bool = False  # the snapshot was rebuilt from the history, not taken live
 
     @property
     def error_pct(self) -> Decimal | None:
@@ -373,6 +472,11 @@ class Accuracy:
     rows: list[AccuracyRow]
 
     @property
+    def reconstructed(self) -> bool:
+        """Some of its snapshots were reconstructed from the history."""
+        return any(row.reconstructed for row in self.rows)
+
+    @property
     def mape(self) -> Decimal | None:
         errors = [row.error_pct for row in self.rows if row.error_pct is not None]
         if not errors:
@@ -383,7 +487,8 @@ class Accuracy:
 def forecast_accuracy(*, at: date | None = None, by: str = "week", count: int = 8) -> Accuracy:
     """MAPE of the last ``count`` complete weeks (months) before ``at``: for each, the
     snapshot made on its first day (or the latest one up to a week (month) before it)
-    against the payments received in it. Three queries."""
+    against the payments received in it; a snapshot reconstructed from the history is
+    marked. Three queries."""
     at = at or timezone.localdate()
     periods: list[Period] = []
     current = period_of(by, at)
@@ -398,9 +503,9 @@ def forecast_accuracy(*, at: date | None = None, by: str = "week", count: int = 
     snapshots = list(
         ForecastSnapshot.objects.filter(
             made_on__gte=first.start - reach, made_on__lte=last.start
-        ).values_list("made_on", "pk")
+        ).values_list("made_on", "pk", "reconstructed")
     )
-    chosen: dict[Period, tuple[date, int]] = {}
+    chosen: dict[Period, tuple[date, int, bool]] = {}
     for period in periods:
         candidates = [s for s in snapshots if period.start - reach <= s[0] <= period.start]
         if candidates:
@@ -409,7 +514,7 @@ def forecast_accuracy(*, at: date | None = None, by: str = "week", count: int = 
     if chosen:
         for row in (
             ForecastSnapshotLine.objects.filter(
-                snapshot_id__in=[pk for _d, pk in chosen.values()],
+                snapshot_id__in=[pk for _d, pk, _r in chosen.values()],
                 expected_on__gte=first.start,
                 expected_on__lte=last.end,
             )
@@ -447,6 +552,7 @@ def forecast_accuracy(*, at: date | None = None, by: str = "week", count: int = 
                 made_on=snapshot[0] if snapshot else None,
                 forecast=round_money(predicted) if predicted is not None else None,
                 actual=round_money(actual),
+                reconstructed=snapshot[2] if snapshot else False,
             )
         )
     return Accuracy(by=by, rows=rows)

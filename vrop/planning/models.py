@@ -61,11 +61,16 @@ class Plan(models.Model):
 
 
 class ForecastSnapshot(models.Model):
-    """The payment forecast as it was made on one day (kept to measure its accuracy)."""
+    """The payment forecast as it was made on one day (kept to measure its accuracy).
+
+    ``reconstructed``: not taken on its day but rebuilt later from the history, with the
+    forecast as it could be made that morning (``services.forecast_snapshots_backfill``).
+    """
 
     made_on = models.DateField(_("made on"), unique=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     total = models.DecimalField(_("total"), max_digits=18, decimal_places=2)
+    reconstructed = models.BooleanField(_("reconstructed from history"), default=False)
     # Stage probabilities and days to payment used, for the record.
     params = models.JSONField(default=dict, blank=True)
 

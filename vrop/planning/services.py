@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from vrop.accounts.models import Team, User
@@ -181,25 +181,22 @@ def plan_decompose(
 # --- forecast snapshots -------------------------------------------------------------------
 
 
-@transaction.atomic
-def forecast_snapshot_take(*, on: date | None = None, horizon_days: int = 92):
-    """Keep the company's payment forecast as made on ``on`` (today). Idempotent: taking
-    it again the same day replaces that day's snapshot."""
-    from django.utils import timezone
-
-    from vrop.planning.forecast import SYSTEM, forecast, odds_params
+def _snapshot_write(*, on: date, result, reconstructed: bool, replace: bool = True):
+    """Write the day's snapshot and its lines; ``replace=False`` only into an empty day
+    (an IntegrityError if a snapshot of the day exists)."""
+    from vrop.planning.forecast import odds_params
     from vrop.planning.models import ForecastSnapshot, ForecastSnapshotLine
 
-    on = on or timezone.localdate()
-    result = forecast(viewer=SYSTEM, at=on, horizon_days=horizon_days, fresh=True)
-    snapshot, _created = ForecastSnapshot.objects.update_or_create(
-        made_on=on,
-        defaults={
-            "total": result.total,
-            "params": odds_params(result.odds),
-        },
-    )
-    snapshot.lines.all().delete()
+    values = {
+        "total": result.total,
+        "params": odds_params(result.odds),
+        "reconstructed": reconstructed,
+    }
+    if replace:
+        snapshot, _created = ForecastSnapshot.objects.update_or_create(made_on=on, defaults=values)
+        snapshot.lines.all().delete()
+    else:
+        snapshot = ForecastSnapshot.objects.create(made_on=on, **values)
     ForecastSnapshotLine.objects.bulk_create(
         [
             ForecastSnapshotLine(snapshot=snapshot, expected_on=day, kind=kind, amount=amount)
@@ -209,3 +206,111 @@ def forecast_snapshot_take(*, on: date | None = None, horizon_days: int = 92):
         batch_size=1000,
     )
     return snapshot
+
+
+def _reconstructed_forecast(*, on: date, horizon_days: int):
+    """The company's forecast as it could be made on the morning of ``on``: from ``on``,
+    with what was known at the end of the day before."""
+    from vrop.planning.forecast import SYSTEM, forecast
+
+    return forecast(
+        viewer=SYSTEM,
+        at=on,
+        horizon_days=horizon_days,
+        fresh=True,
+        known_through=on - timedelta(days=1),
+    )
+
+
+@transaction.atomic
+def forecast_snapshot_take(*, on: date | None = None, horizon_days: int = 92):
+    """Keep the company's payment forecast as made on ``on`` (today). Idempotent: taking
+    it again the same day replaces that day's snapshot.
+
+    A past day is reconstructed from the history (as the backfill does) and marked so; a
+    snapshot taken live on its day is never replaced by a reconstruction.
+    """
+    from django.utils import timezone
+
+    from vrop.planning.forecast import SYSTEM, forecast
+    from vrop.planning.models import ForecastSnapshot
+
+    today = timezone.localdate()
+    on = on or today
+    if on < today:
+        live = ForecastSnapshot.objects.filter(made_on=on, reconstructed=False).first()
+        if live is not None:
+            return live
+        result = _reconstructed_forecast(on=on, horizon_days=horizon_days)
+        return _snapshot_write(on=on, result=result, reconstructed=True)
+    result = forecast(viewer=SYSTEM, at=on, horizon_days=horizon_days, fresh=True)
+    return _snapshot_write(on=on, result=result, reconstructed=False)
+
+
+BACKFILL_EVERY = ("day", "week")
+
+
+def forecast_backfill_days(*, since: date, until: date, every: str = "day") -> list[date]:
+    """The days a backfill from ``since`` to ``until`` (both included) takes: every day, or
+    each Monday and each first of a month (the days accuracy reads first for a week and a
+    month)."""
+    if every not in BACKFILL_EVERY:
+        raise ValidationError(
+            _("Snapshots are taken every day or every week, not “%(every)s”.") % {"every": every},
+            field="every",
+        )
+    days = []
+    day = since
+    while day <= until:
+        if every == "day" or day.weekday() == 0 or day.day == 1:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def forecast_snapshots_backfill(
+    *,
+    since: date,
+    until: date | None = None,
+    every: str = "day",
+    horizon_days: int = 92,
+    progress=None,
+) -> list[date]:
+    """Take the missing snapshots of past days from ``since`` to ``until`` (yesterday by
+    default; never today or later) by reconstructing each day's forecast from the history:
+    the forecast as it could be made on that morning, from what was known at the end of the
+    day before (``forecast(known_through=...)``). Marked ``reconstructed``.
+
+    Idempotent: a day that has a snapshot (taken live, or reconstructed before) is left as
+    it is. Each snapshot is written in its own transaction, so an interrupted run keeps
+    what it took and a second run takes the rest. Returns the days taken.
+    """
+    from django.utils import timezone
+
+    from vrop.planning.models import ForecastSnapshot
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    until = min(until or yesterday, yesterday)
+    wanted = forecast_backfill_days(since=since, until=until, every=every)
+    if not wanted:
+        return []
+    kept = set(
+        ForecastSnapshot.objects.filter(
+            made_on__gte=wanted[0], made_on__lte=wanted[-1]
+        ).values_list("made_on", flat=True)
+    )
+    taken = []
+    for day in wanted:
+        if day in kept:
+            continue
+        result = _reconstructed_forecast(on=day, horizon_days=horizon_days)
+        try:
+            with transaction.atomic():
+                # Only into an empty day: a snapshot taken meanwhile wins.
+                _snapshot_write(on=day, result=result, reconstructed=True, replace=False)
+        except IntegrityError:
+            continue
+        taken.append(day)
+        if progress is not None:
+            progress(day)
+    return taken
