@@ -116,6 +116,28 @@ def test_company_funnel_is_balanced_against_reference(cohort, owner):
     assert result.as_dict()["steps"][3]["reference_pct"] == Decimal("35")
 
 
+def test_a_young_cohort_is_not_judged_on_payment(db, frozen, owner):
+    """Six deals arrived on 16.11 and were won the same day, none paid yet. On 20.11 the
+    week's cohort is 4 days old: not judged on payment (30 days) or winning (14 days)
+    against the reference; judged on 17.12, it leaks at "paid"."""
+    manager = factories.ManagerFactory()
+    for _ in range(6):
+        deal = deal_for(manager, stage=Stage.WON, amount="1000", received=at(16, 9))
+        move(deal, Stage.LEAD, at(16, 9))
+        move(deal, Stage.CONTACT, at(16, 10), "lead")
+        move(deal, Stage.QUOTE, at(16, 11), "contact")
+        move(deal, Stage.WON, at(16, 12), "quote")
+    week = Period(d(16), d(22), "week")
+
+    young = funnel(viewer=owner, period=week)
+    assert [s.deals for s in young.steps] == [6, 6, 6, 6, 0]
+    assert young.leak is None
+
+    mature = funnel(viewer=owner, period=week, as_of=d(17, month=12))
+    assert mature.leak is not None and mature.leak.step == "paid"
+    assert mature.leak.deals_lost == 6
+
+
 def test_funnel_by_manager(cohort, owner):
     a, b, _team = cohort
 

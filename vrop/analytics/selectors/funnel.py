@@ -59,6 +59,11 @@ REFERENCE = {
     "won": Decimal("35"),
     "paid": Decimal("90"),
 }
+# Against the reference conversions, a step is judged only once the cohort has had time
+# to get through it: days from the period's start to ``as_of`` (a week-old cohort has not
+# had time to be paid, and comparing it with a mature rate would blame collection).
+# A manager against the team compares cohorts of the same age, so there it always counts.
+MATURITY_DAYS = {"won": 14, "paid": 30}
 # A step leaks when its conversion is below this share of the reference…
 LEAK_RATIO = Decimal("0.85")
 # …and at least this many deals entered it (fewer say nothing).
@@ -221,11 +226,17 @@ def _funnel_rows(*, viewer, period: Period, scope: Scope, as_of: date, group: st
     return deals.values(group).annotate(**_aggregates(as_of)).order_by(group)
 
 
-def _diagnose(steps: list[FunnelStep], reference: dict[str, Decimal | None]) -> Leak | None:
+def _diagnose(
+    steps: list[FunnelStep], reference: dict[str, Decimal | None], *, age_days: int | None = None
+) -> Leak | None:
+    """The step furthest below its reference; ``age_days`` (the cohort's age, given when
+    the reference is the fixed one) leaves out the steps it has not had time for."""
     worst: tuple[Decimal, Leak] | None = None
     for previous, step in zip(steps, steps[1:], strict=False):
         ref = reference.get(step.step)
         if ref is None or not ref or step.conversion_pct is None or previous.deals < MIN_DEALS:
+            continue
+        if age_days is not None and age_days < MATURITY_DAYS.get(step.step, 0):
             continue
         ratio = step.conversion_pct / ref
         if ratio >= LEAK_RATIO:
@@ -290,7 +301,8 @@ def funnel(
     else:
         reference = dict(REFERENCE)
         reference_label = _("the reference conversions")
-    leak = _diagnose(steps, reference)
+    age_days = None if scope.manager_id is not None else (as_of - period.start).days
+    leak = _diagnose(steps, reference, age_days=age_days)
     return Funnel(
         period=period,
         scope=scope,
