@@ -17,6 +17,7 @@ from vrop.callaudit.models import Call
 from vrop.crm.models import Client, Deal, Product, Task
 from vrop.integrations.exchange import history, spec
 from vrop.integrations.exchange.derive import DEAL_FIELDS
+from vrop.integrations.exchange.pipeline import FileSink, Parsed
 from vrop.integrations.exchange.sql import qn
 from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, StagedDeal
 from vrop.integrations.exchange.values import Problem
@@ -178,15 +179,16 @@ class EntityLoader:
             for name, kind, model_field in columns
         ]
 
-    def load_entity(self, entity: Entity) -> None:
+    def parse_entity(self, entity: Entity, sink: FileSink) -> Parsed:
+        """The rows of an entity's file for its staging table (no database access: this
+        may run in the parsing thread, ``pipeline``)."""
         file = entity.file
-        opened = self.open_csv(file)
-        if opened is None:
-            return
-        reader, positions, unknown = opened
         table = "exch_" + file.removesuffix(".csv")
+        opened = self.open_csv(file, sink)
+        if opened is None:
+            return Parsed(file, table, [], None, sink)
+        reader, positions, unknown = opened
         columns = self.staging_columns(entity, bool(unknown))
-        self.sql.create_temp(table, [(name, kind) for name, kind, _f in columns])
         meta = entity.model._meta
         defaults = {}
         for column_name, model_name in entity.fields.items():
@@ -204,7 +206,7 @@ class EntityLoader:
         computed = entity.computed
 
         def rows():
-            for line, row, extra in self.parsed_rows(file, reader, positions, unknown):
+            for line, row, extra in self.parsed_rows(file, reader, positions, unknown, sink):
                 ident = row["id"]
                 parsed_id = spec.parse_id(ident)
                 if parsed_id.app_pk is not None:
@@ -248,14 +250,22 @@ class EntityLoader:
                     try:
                         values.append(self.transcript(row))
                     except Problem as problem:
-                        self.report.error(file, line, str(problem), "transcript")
-                        self.rejected[file].add(ident)
+                        sink.error(file, line, str(problem), "transcript")
+                        sink.reject(ident)
                         continue
                 if unknown:
                     values.append(json.dumps(extra))
                 yield values
 
-        loaded = self.sql.load(table, [name for name, _k, _f in columns], rows())
+        state = {"used": used, "ref_used": ref_used, "unknown": bool(unknown)}
+        return Parsed(file, table, [(n, k) for n, k, _f in columns], rows, sink, state)
+
+    def load_entity(self, entity: Entity, parsed: Parsed) -> None:
+        file, table = entity.file, parsed.table
+        meta = entity.model._meta
+        used, ref_used = parsed.state["used"], parsed.state["ref_used"]
+        unknown = parsed.state["unknown"]
+        loaded = self.stage(parsed)
         self.staged[file] = table
         self.sql.index(table, "ext")
         if loaded > 1000:

@@ -50,6 +50,7 @@ from vrop.integrations.exchange.entities import (
     EntityLoader,
 )
 from vrop.integrations.exchange.lists import DealListLoader
+from vrop.integrations.exchange.pipeline import DirectSink, FileSink, Parsed, Prefetcher
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
 from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
@@ -169,7 +170,10 @@ class Importer(EntityLoader, DealListLoader):
         self.failed: set[str] = set()  # files refused as a whole (header, encoding)
         self.new_deals = 0  # deals of deals.csv not in the database yet (``staged``)
         self.new_deals_written = False
+        self.prefetcher: Prefetcher | None = None
         self.analyzed: set[str] = set()
+        self.users_by_id: dict[tuple[str, str], int] = {}
+        self.app_users: set[int] = set()
 
     # --- the run -------------------------------------------------------------------------
 
@@ -177,19 +181,30 @@ class Importer(EntityLoader, DealListLoader):
         self.sql.tune_session()
         for table in (TOUCHED, TOUCHED_INVOICES, MOVED, PAID):
             self.sql.create_temp(table, [("pk", "bigint")])
-        for file in spec.FILES:
-            if self.source.has(file):
+        try:
+            for file in spec.FILES:
+                if self.source.has(file):
+                    if file == "managers.csv":
+                        self.load_managers()
+                    elif file == "plans.csv":
+                        self.load_plans()
+                    else:
+                        parsed = self.parsed(file)
+                        if parsed.rows is None:
+                            parsed.sink.apply(self.report, self.rejected[file], self.failed)
+                        elif file == "deal_lines.csv":
+                            self.load_lines(parsed)
+                        elif file == "stage_changes.csv":
+                            self.load_stage_changes(parsed)
+                        else:
+                            self.load_entity(ENTITIES[file], parsed)
                 if file == "managers.csv":
-                    self.load_managers()
-                elif file == "plans.csv":
-                    self.load_plans()
-                elif file == "deal_lines.csv":
-                    self.load_lines()
-                elif file == "stage_changes.csv":
-                    self.load_stage_changes()
-                else:
-                    self.load_entity(ENTITIES[file])
-            self.after(file)
+                    self.load_users()
+                    self.start_parsing()
+                self.after(file)
+        finally:
+            if self.prefetcher is not None:
+                self.prefetcher.close()
         self.refresh_statistics()
         self.derive_deals()
         self.deal_facts()
@@ -199,6 +214,50 @@ class Importer(EntityLoader, DealListLoader):
             self.flag_deals()
             created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else history.NONE
             history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
+
+    # --- parsing ahead (``pipeline``) ---------------------------------------------------
+
+    # files parsed into a staging table (the others are parsed as they load)
+    STAGED_FILES = tuple(f for f in spec.FILES if f not in ("managers.csv", "plans.csv"))
+
+    def start_parsing(self) -> None:
+        """PostgreSQL: parse the staged files ahead, in a thread (two cores: the server
+        merges a file while the next ones are parsed). SQLite runs in this process, so
+        there is nothing to overlap: files are parsed as they load."""
+        if self.sql.is_postgres:
+            files = [f for f in self.STAGED_FILES if self.source.has(f)]
+            self.prefetcher = Prefetcher(self.parse, files)
+
+    def parsed(self, file: str) -> Parsed:
+        if self.prefetcher is not None:
+            return self.prefetcher.get(file)
+        return self.parse(file, FileSink(file))
+
+    def parse(self, file: str, sink: FileSink) -> Parsed:
+        """A staged file's rows, to be loaded (no database access here)."""
+        if file == "deal_lines.csv":
+            return self.parse_lines(sink)
+        if file == "stage_changes.csv":
+            return self.parse_stage_changes(sink)
+        return self.parse_entity(ENTITIES[file], sink)
+
+    def stage(self, parsed: Parsed) -> int:
+        """Fill a file's staging table with its parsed rows and hand what parsing found
+        to the report; returns the number of rows."""
+        sql = self.sql
+        sql.create_temp(parsed.table, parsed.columns)
+        names = [name for name, _kind in parsed.columns]
+        if parsed.spool is not None:
+            sql.copy_text(parsed.table, names, parsed.spool.chunks())
+            parsed.spool.wait()
+            count = parsed.count
+        else:
+            count = sql.load(parsed.table, names, parsed.rows())
+        parsed.sink.apply(self.report, self.rejected[parsed.file], self.failed)
+        return count
+
+    def direct_sink(self, file: str) -> DirectSink:
+        return DirectSink(file, self.report, self.rejected[file], self.failed)
 
     def refresh_statistics(self) -> None:
         """Statistics of the tables this import filled a large share of (PostgreSQL)."""
@@ -323,15 +382,15 @@ class Importer(EntityLoader, DealListLoader):
 
     # --- reading -------------------------------------------------------------------------
 
-    def open_csv(self, file: str):
+    def open_csv(self, file: str, sink: FileSink):
         """The file with its column positions and unknown columns, or None if unusable."""
         columns = spec.COLUMNS[file]
         known = [column.name for column in columns]
         try:
             reader = CsvFile(self.source, file, known)
         except (UnicodeDecodeError, csv.Error):
-            self.report.error(file, 1, _("The file is neither UTF-8 nor CP1251 CSV text."))
-            self.failed.add(file)
+            sink.error(file, 1, _("The file is neither UTF-8 nor CP1251 CSV text."))
+            sink.fail()
             return None
         positions: dict[str, int] = {}
         unknown: list[tuple[int, str]] = []
@@ -340,7 +399,7 @@ class Importer(EntityLoader, DealListLoader):
             low = name.lower()
             if low in known:
                 if low in positions:
-                    self.report.error(
+                    sink.error(
                         file,
                         reader.header_line,
                         _("The column “%(column)s” appears twice.") % {"column": name},
@@ -351,7 +410,7 @@ class Importer(EntityLoader, DealListLoader):
                 unknown.append((index, name))
         for column in columns:
             if column.required and column.name not in positions:
-                self.report.error(
+                sink.error(
                     file,
                     reader.header_line,
                     _("The column “%(column)s” is missing.") % {"column": column.name},
@@ -359,16 +418,17 @@ class Importer(EntityLoader, DealListLoader):
                 ok = False
         if not ok:
             reader.close()
-            self.failed.add(file)
+            sink.fail()
             return None
         return reader, positions, unknown
 
     def parsed_rows(
-        self, file: str, reader: CsvFile, positions: dict[str, int], unknown: list
+        self, file: str, reader: CsvFile, positions: dict[str, int], unknown: list, sink: FileSink
     ) -> Iterator[tuple[int, dict, dict | None]]:
-        """Good rows as ``(line, values, extra)``; bad ones go to the report."""
-        report = self.report
-        counts = report.file(file)
+        """Good rows as ``(line, values, extra)``; bad ones go to the sink (the report).
+        No database access: this may run in the parsing thread (``pipeline``)."""
+        report = sink
+        counts = sink.file_counts()
         columns = [
             (column, positions.get(column.name), parser_for(column, self.tz))
             for column in spec.COLUMNS[file]
@@ -387,7 +447,7 @@ class Importer(EntityLoader, DealListLoader):
                         _("The row has %(count)s values, but the header has %(columns)s.")
                         % {"count": size, "columns": width},
                     )
-                    self._reject(file, values, id_index)
+                    self._reject(sink, values, id_index)
                     continue
                 parsed = {}
                 bad = False
@@ -428,7 +488,7 @@ class Importer(EntityLoader, DealListLoader):
                         report.error(file, line, str(problem))
                         bad = True
                 if bad:
-                    self._reject(file, values, id_index)
+                    self._reject(sink, values, id_index)
                     continue
                 extra = (
                     {name: (values[index] if index < size else "") for index, name in unknown}
@@ -447,38 +507,42 @@ class Importer(EntityLoader, DealListLoader):
         finally:
             reader.close()
 
-    def _reject(self, file: str, values: list[str], id_index: int | None) -> None:
+    @staticmethod
+    def _reject(sink: FileSink, values: list[str], id_index: int | None) -> None:
         if id_index is not None and id_index < len(values):
-            self.rejected[file].add(values[id_index].strip())
+            sink.reject(values[id_index].strip())
 
     # --- users ---------------------------------------------------------------------------
 
+    def load_users(self) -> None:
+        """The ids of the users in the database, for ``user_pk`` (after managers.csv)."""
+        self.users_by_id = {}
+        self.app_users = set()
+        for pk, source, external_id in User.objects.values_list("pk", "source", "external_id"):
+            if external_id:
+                self.users_by_id[(source, external_id)] = pk
+            else:
+                self.app_users.add(pk)
+
     def user_pk(self, ref: str) -> int | None:
-        """A user by the id of managers.csv, or by an id already in the database."""
+        """A user by the id of managers.csv, or by an id already in the database (read by
+        ``load_users``: no database access here)."""
         if ref in self.user_ids:
             return self.user_ids[ref]
-        users = User.objects.all()
-        pk = users.filter(source=spec.SOURCE, external_id=ref).values_list("pk", flat=True).first()
+        pk = self.users_by_id.get((spec.SOURCE, ref))
         if pk is None:
             parsed = spec.parse_id(ref)
             if parsed.app_pk is not None:
-                pk = (
-                    users.filter(pk=parsed.app_pk, external_id="")
-                    .values_list("pk", flat=True)
-                    .first()
-                )
+                pk = parsed.app_pk if parsed.app_pk in self.app_users else None
             elif parsed.other_source:
-                pk = (
-                    users.filter(source=parsed.other_source, external_id=parsed.other_id)
-                    .values_list("pk", flat=True)
-                    .first()
-                )
+                pk = self.users_by_id.get((parsed.other_source, parsed.other_id))
         self.user_ids[ref] = pk
         return pk
 
     def load_managers(self) -> None:
         file = "managers.csv"
-        opened = self.open_csv(file)
+        sink = self.direct_sink(file)
+        opened = self.open_csv(file, sink)
         if opened is None:
             return
         counts = self.report.file(file)
@@ -488,7 +552,7 @@ class Importer(EntityLoader, DealListLoader):
         seen_ids: dict[str, int] = {}
         seen_emails: dict[str, int] = {}
         today = timezone.localdate()
-        for line, row, extra in self.parsed_rows(file, *opened):
+        for line, row, extra in self.parsed_rows(file, *opened, sink):
             ident, email = row["id"], row["email"]
             if ident in seen_ids:
                 self._duplicate(file, line, ident, seen_ids[ident])
@@ -570,7 +634,8 @@ class Importer(EntityLoader, DealListLoader):
 
     def load_plans(self) -> None:
         file = "plans.csv"
-        opened = self.open_csv(file)
+        sink = self.direct_sink(file)
+        opened = self.open_csv(file, sink)
         if opened is None:
             return
         counts = self.report.file(file)
@@ -581,7 +646,7 @@ class Importer(EntityLoader, DealListLoader):
         }
         teams = dict(Team.objects.values_list("name", "pk"))
         seen: dict[tuple, int] = {}
-        for line, row, extra in self.parsed_rows(file, *opened):
+        for line, row, extra in self.parsed_rows(file, *opened, sink):
             team_id = None
             if row["team"]:
                 team_id = teams.get(row["team"])

@@ -8,20 +8,22 @@ from django.utils.translation import gettext as _
 from vrop.crm.models import Deal, DealLine, Product, StageChange
 from vrop.integrations.exchange import history, spec
 from vrop.integrations.exchange.entities import REF_SUFFIXES, TOUCHED
+from vrop.integrations.exchange.pipeline import FileSink, Parsed
 from vrop.integrations.exchange.sql import qn
 
 
 class DealListLoader:
     """Deal lines and stage history; mixed into ``importer.Importer``."""
 
-    def load_lines(self) -> None:
+    def parse_lines(self, sink: FileSink) -> Parsed:
+        """The rows of deal_lines.csv for staging (no database access)."""
         file = "deal_lines.csv"
-        opened = self.open_csv(file)
-        if opened is None:
-            return
-        reader, positions, unknown = opened
-        self._warn_unknown(file, unknown)
         table = "exch_deal_lines"
+        opened = self.open_csv(file, sink)
+        if opened is None:
+            return Parsed(file, table, [], None, sink)
+        reader, positions, unknown = opened
+        self._warn_unknown(file, unknown, sink)
         qty = self.sql.field_type(DealLine._meta.get_field("qty"))
         money = self.sql.field_type(DealLine._meta.get_field("price"))
         columns = [
@@ -34,14 +36,13 @@ class DealListLoader:
             ("list_price", money),
             ("position", "integer"),
         ]
-        self.sql.create_temp(table, columns)
         used = {"deal_id": {"app": False, "alt": False}, "product_id": {"app": False, "alt": False}}
         # Positions are counted here per run of rows of one deal; they are right as they
         # are when every deal's rows form one run (checked below), as files usually do.
         runs = {"count": 0, "deal": None, "position": 0}
 
         def rows():
-            for line, row, _extra in self.parsed_rows(file, reader, positions, unknown):
+            for line, row, _extra in self.parsed_rows(file, reader, positions, unknown, sink):
                 deal = row["deal_id"]
                 if deal != runs["deal"]:
                     runs["count"] += 1
@@ -59,7 +60,12 @@ class DealListLoader:
                     runs["position"],
                 ]
 
-        if self.sql.load(table, [name for name, _k in columns], rows()) > 1000:
+        return Parsed(file, table, columns, rows, sink, {"used": used, "runs": runs})
+
+    def load_lines(self, parsed: Parsed) -> None:
+        file, table = parsed.file, parsed.table
+        used, runs = parsed.state["used"], parsed.state["runs"]
+        if self.stage(parsed) > 1000:
             self.sql.analyze(table)
         self.staged[file] = table
         dropped = False
@@ -111,14 +117,15 @@ class DealListLoader:
         )
         self.touch(TOUCHED, f"SELECT deal_id AS pk FROM {qn('exch_line_deals')}")
 
-    def load_stage_changes(self) -> None:
+    def parse_stage_changes(self, sink: FileSink) -> Parsed:
+        """The rows of stage_changes.csv for staging (no database access)."""
         file = "stage_changes.csv"
-        opened = self.open_csv(file)
-        if opened is None:
-            return
-        reader, positions, unknown = opened
-        self._warn_unknown(file, unknown)
         table = "exch_stage_changes"
+        opened = self.open_csv(file, sink)
+        if opened is None:
+            return Parsed(file, table, [], None, sink)
+        reader, positions, unknown = opened
+        self._warn_unknown(file, unknown, sink)
         meta = StageChange._meta
         columns = [
             ("line", "integer"),
@@ -129,7 +136,6 @@ class DealListLoader:
             ("rn", "bigint"),
             ("is_last", "integer"),
         ]
-        self.sql.create_temp(table, columns)
         used = {"app": False, "alt": False}
         # As for lines: each run of rows of one deal is ordered here (by time, then
         # line), which is the deal's history when every deal forms one run.
@@ -146,7 +152,7 @@ class DealListLoader:
 
         def rows():
             run, deal = [], None
-            for line, row, _extra in self.parsed_rows(file, reader, positions, unknown):
+            for line, row, _extra in self.parsed_rows(file, reader, positions, unknown, sink):
                 if row["deal_id"] != deal:
                     yield from ordered(run)
                     runs["count"] += 1
@@ -164,7 +170,12 @@ class DealListLoader:
                 )
             yield from ordered(run)
 
-        if self.sql.load(table, [name for name, _k in columns], rows()) > 1000:
+        return Parsed(file, table, columns, rows, sink, {"used": used, "runs": runs})
+
+    def load_stage_changes(self, parsed: Parsed) -> None:
+        file, table = parsed.file, parsed.table
+        used, runs = parsed.state["used"], parsed.state["runs"]
+        if self.stage(parsed) > 1000:
             self.sql.analyze(table)
         self.staged[file] = table
         self.resolve(table, "deal_id", *("deal_id" + s for s in REF_SUFFIXES), Deal, used)
@@ -309,9 +320,10 @@ class DealListLoader:
             used["alt"] = True
         return (None, ref, parsed.app_pk, parsed.other_source, parsed.other_id)
 
-    def _warn_unknown(self, file: str, unknown: list) -> None:
+    @staticmethod
+    def _warn_unknown(file: str, unknown: list, sink: FileSink) -> None:
         if unknown:
-            self.report.warnings.append(
+            sink.warn(
                 _(
                     "%(file)s: the columns %(columns)s are not kept (these rows have no extra attributes)."
                 )

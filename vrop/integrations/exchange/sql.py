@@ -180,6 +180,14 @@ class Dialect:
             # the driver's own cursor: executemany without Django's %s rewriting
             wrapper.cursor.executemany(f"INSERT INTO {qn(name)} ({names}) VALUES ({marks})", batch)
 
+    def copy_text(self, name: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+        """PostgreSQL: load a staging table from rows already in ``COPY`` text format."""
+        names = ", ".join(qn(column) for column in columns)
+        with self.connection.cursor() as wrapper:
+            with wrapper.cursor.copy(f"COPY {qn(name)} ({names}) FROM STDIN") as copy:
+                for chunk in chunks:
+                    copy.write(chunk)
+
     def analyze(self, name: str) -> None:
         """Temporary tables get no statistics by themselves on PostgreSQL."""
         if self.is_postgres:
