@@ -339,11 +339,11 @@ def forecast(
         has_invoice = has_invoice.filter(issued_on__lte=known)
         moved, stage_then, entered_then = _stage_on(cutoff)
         deals = (
-            deals.filter(received_at__lt=cutoff)
-            # What can have been open or won-not-invoiced then, in index-friendly terms…
-            .filter(
-                Q(stage__in=OPEN)
-                | Q(stage__in=CLOSED, closed_at__gte=cutoff)
+            # What can have been open or won-not-invoiced then, one index range per branch
+            # (a deal closed before the cutoff was received before it)…
+            deals.filter(
+                Q(stage__in=OPEN, received_at__lt=cutoff)
+                | Q(stage__in=CLOSED, closed_at__gte=cutoff, received_at__lt=cutoff)
                 | Q(stage=Stage.WON, closed_at__gte=since, closed_at__lt=cutoff)
                 & (Q(paid_on__isnull=True) | Q(paid_on__gt=known))
             )

@@ -282,15 +282,22 @@ def forecast_snapshots_backfill(
     day before (``forecast(known_through=...)``). Marked ``reconstructed``.
 
     Idempotent: a day that has a snapshot (taken live, or reconstructed before) is left as
-    it is. Each snapshot is written in its own transaction, so an interrupted run keeps
-    what it took and a second run takes the rest. Returns the days taken.
+    it is. Mornings before the first deal arrived have nothing to forecast and are skipped.
+    Each snapshot is written in its own transaction, so an interrupted run keeps what it
+    took and a second run takes the rest. Returns the days taken.
     """
+    from django.db.models import Min
     from django.utils import timezone
 
+    from vrop.crm.models import Deal
     from vrop.planning.models import ForecastSnapshot
 
     yesterday = timezone.localdate() - timedelta(days=1)
     until = min(until or yesterday, yesterday)
+    first = Deal.objects.aggregate(first=Min("received_at"))["first"]
+    if first is None:
+        return []
+    since = max(since, timezone.localdate(first) + timedelta(days=1))
     wanted = forecast_backfill_days(since=since, until=until, every=every)
     if not wanted:
         return []
@@ -314,3 +321,35 @@ def forecast_snapshots_backfill(
         if progress is not None:
             progress(day)
     return taken
+
+
+def forecast_snapshots_backfill_recent(
+    *, weeks: int = 12, days: int = 7, months: int = 7, progress=None
+) -> list[date]:
+    """The recent past reconstructed for the accuracy tables: a snapshot each Monday (and
+    first of a month) of the last ``weeks`` weeks, each of the last ``days`` days and the
+    first days of the last ``months`` months (this one and six complete ones). Returns the
+    days taken."""
+    from django.utils import timezone
+
+    yesterday = timezone.localdate() - timedelta(days=1)
+    taken = forecast_snapshots_backfill(
+        since=yesterday - timedelta(weeks=weeks) + timedelta(days=1),
+        until=yesterday,
+        every="week",
+        progress=progress,
+    )
+    if days > 0:
+        taken += forecast_snapshots_backfill(
+            since=yesterday - timedelta(days=days - 1),
+            until=yesterday,
+            every="day",
+            progress=progress,
+        )
+    first = yesterday.replace(day=1)
+    for _month in range(months):
+        taken += forecast_snapshots_backfill(
+            since=first, until=first, every="day", progress=progress
+        )
+        first = (first - timedelta(days=1)).replace(day=1)
+    return sorted(taken)
