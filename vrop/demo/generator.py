@@ -242,6 +242,12 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
     result["approvalrequest"] = _pending_approvals(today)
     say(f"{result['approvalrequest']} price approvals waiting")
     _head_settings(today)
+    # Forecast accuracy from the first day: the recent past's snapshots, reconstructed.
+    from vrop.planning.services import forecast_snapshots_backfill_recent as backfill
+
+    taken = backfill() if scale < 20 else backfill(weeks=8, days=0, months=3)  # ~3 s each
+    result["forecastsnapshot"] = len(taken)
+    say(f"{result['forecastsnapshot']} forecast snapshots reconstructed from the history")
     return result
 
 
