@@ -11,6 +11,7 @@ first, so that the peak RSS of the two sizes shows whether memory grows with the
 from __future__ import annotations
 
 import csv
+import os
 import random
 import resource
 import shutil
@@ -130,6 +131,24 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> tuple[float, float | None]:
+    """CPU seconds used so far by this process (all its threads) and by its database
+    server process (PostgreSQL on this machine; None otherwise): on a shared machine
+    they say more than the wall time about what an import costs."""
+    times = os.times()
+    own = times.user + times.system
+    if connection.vendor != "postgresql":
+        return own, None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return own, None
+    return own, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure(rows: int, run: str, workdir: Path) -> dict:
     from vrop.integrations.exchange.importer import import_path
 
@@ -138,9 +157,11 @@ def _measure(rows: int, run: str, workdir: Path) -> dict:
     count = generate(folder, rows, run)
     generated = time.monotonic() - started
     size_mib = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    cpu_before = _cpu_seconds()
     started = time.monotonic()
     report = import_path(folder)
     first = time.monotonic() - started
+    cpu_after = _cpu_seconds()
     if not report.ok:
         raise RuntimeError(report.render()[:2000])
     rss_after_first = _peak_rss_mib()
@@ -158,6 +179,11 @@ def _measure(rows: int, run: str, workdir: Path) -> dict:
         "reimport_s": second,
         "reimport_rows_s": count / second,
         "peak_rss_mib": rss_after_first,
+        "import_cpu_s": cpu_after[0] - cpu_before[0],
+        "import_server_cpu_s": (
+            cpu_after[1] - cpu_before[1] if None not in (cpu_after[1], cpu_before[1]) else None
+        ),
+        "load": os.getloadavg(),
     }
 
 
@@ -175,7 +201,14 @@ def run(scale: int | None = None, quick: bool = False) -> None:
                 f"import {result['import_s']:.1f} s = {result['import_rows_s']:,.0f} rows/s; "
                 f"re-import (unchanged) {result['reimport_s']:.1f} s = "
                 f"{result['reimport_rows_s']:,.0f} rows/s; "
-                f"peak RSS {result['peak_rss_mib']:.0f} MiB",
+                f"peak RSS {result['peak_rss_mib']:.0f} MiB; import CPU: "
+                f"Python {result['import_cpu_s']:.1f} s, server "
+                + (
+                    f"{result['import_server_cpu_s']:.1f} s"
+                    if result["import_server_cpu_s"] is not None
+                    else "n/a"
+                )
+                + "; load average {:.1f} {:.1f} {:.1f}".format(*result["load"]),
                 flush=True,
             )
     finally:

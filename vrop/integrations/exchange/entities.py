@@ -269,7 +269,10 @@ class EntityLoader:
         self.staged[file] = table
         self.sql.index(table, "ext")
         if loaded > 1000:
-            self.sql.analyze(table)
+            # the ids and references (the values are not joined or filtered on)
+            values = {f.column for f in (meta.get_field(n) for n in entity.fields.values())}
+            keys = [name for name, _k in parsed.columns if name not in values]
+            self.sql.analyze(table, *(name for name in keys if name != "extra"))
         self.drop_duplicates(file, table)
         if used["app"] or used["alt"] or entity.model.objects.filter(source=spec.SOURCE).exists():
             self.resolve(table, "pk", "ext", "app_pk", "alt_source", "alt_ext", entity.model, used)
@@ -679,7 +682,7 @@ class EntityLoader:
         if not count:
             return 0
         sql.index(NEW_DEALS, "external_id")
-        sql.analyze(NEW_DEALS)
+        sql.analyze(NEW_DEALS, "id", "external_id", "client_id", "manager_id", "stage")
         self.new_deals = count
         self.touch(TOUCHED, f"SELECT id AS pk FROM {qn(NEW_DEALS)}")
         return count

@@ -78,6 +78,24 @@ def write(
     )
 
 
+def insert_with_history(sql: Dialect, model, insert: str, params: list, now: datetime) -> int:
+    """PostgreSQL: run ``insert`` (an ``INSERT`` of new rows of ``model``) and write the
+    ``+`` history row of each row it inserts in the same statement (from its
+    ``RETURNING``, without looking the rows up again). Returns how many it inserted."""
+    history = qn(model.history.model._meta.db_table)
+    fields = _tracked(model)
+    columns = ", ".join(qn(f.column) for f in fields)
+    return sql.execute(
+        f"""
+        WITH new AS ({insert} RETURNING {columns})
+        INSERT INTO {history} ({columns}, history_date, history_change_reason, history_type,
+            history_user_id)
+        SELECT {columns}, %s, %s, '+', NULL FROM new ORDER BY id
+        """,
+        [*params, sql.param(now), REASON],
+    )
+
+
 def removed(sql: Dialect, model, where: str, now: datetime) -> int:
     """``-`` history rows for the objects of ``model`` matching ``where`` (over ``t``),
     written before the import deletes them."""

@@ -321,7 +321,7 @@ class Importer(EntityLoader, DealListLoader):
             f"SELECT x.id, n.received_at, {', '.join('x.' + name for name in derived)}, "
             f"NULL, NULL, NULL FROM ({values}) x JOIN {qn(NEW_DEALS)} n ON n.id = x.id"
         )
-        sql.analyze(NEW_FACTS)
+        sql.analyze(NEW_FACTS, "id", "first_contact_at", "quote_sent_at")
 
     def deal_facts(self) -> None:
         """The facts the deal keeps for the numbers (response times, fully paid day), each

@@ -66,7 +66,9 @@ class DealListLoader:
         file, table = parsed.file, parsed.table
         used, runs = parsed.state["used"], parsed.state["runs"]
         if self.stage(parsed) > 1000:
-            self.sql.analyze(table)
+            self.sql.analyze(
+                table, "line", *self._ref_names("deal_id"), *self._ref_names("product_id")
+            )
         self.staged[file] = table
         dropped = False
         for column, model, target_file in (
@@ -176,7 +178,7 @@ class DealListLoader:
         file, table = parsed.file, parsed.table
         used, runs = parsed.state["used"], parsed.state["runs"]
         if self.stage(parsed) > 1000:
-            self.sql.analyze(table)
+            self.sql.analyze(table, "line", *self._ref_names("deal_id"), "rn", "is_last")
         self.staged[file] = table
         self.resolve(table, "deal_id", *("deal_id" + s for s in REF_SUFFIXES), Deal, used)
         dropped = self.reference_errors(file, table, "deal_id", "deal_id", "deals.csv")
@@ -261,11 +263,15 @@ class DealListLoader:
         if lines:
             history.removed(self.sql, DealLine, f"t.deal_id IN {changed}", self.now)
         counts.deleted += execute(f"DELETE FROM {real} WHERE deal_id IN {changed}")
-        counts.created += execute(
+        insert = (
             f"INSERT INTO {real} ({insert_columns}) SELECT {select_columns} FROM {t} "
             f"WHERE deal_id IN {changed} ORDER BY line"
         )
-        if lines:
+        if lines and self.sql.is_postgres:
+            counts.created += history.insert_with_history(self.sql, DealLine, insert, [], self.now)
+        else:
+            counts.created += execute(insert)
+        if lines and not self.sql.is_postgres:
             history.write(
                 self.sql,
                 DealLine,
@@ -306,6 +312,10 @@ class DealListLoader:
             (base + "__src", "text"),
             (base + "__ext", "text"),
         ]
+
+    @staticmethod
+    def _ref_names(base: str) -> list[str]:
+        return [name for name, _kind in DealListLoader._ref_columns(base)]
 
     @staticmethod
     def _ref_values(ref: str | None, used: dict[str, bool]) -> tuple:
