@@ -4,11 +4,13 @@ reconstructed with it (today is Friday 20.11.2026; the past day is Tuesday 10.11
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 
 from tests import factories
 from vrop.core.errors import ValidationError
@@ -341,3 +343,26 @@ def test_accuracy_marks_the_reconstructed_snapshots(book):
         (d(11, 9), d(11, 9), False),
     ]
     assert result.reconstructed
+
+
+def test_the_backfill_command_takes_mondays_and_firsts(book):
+    out = io.StringIO()
+
+    call_command("forecast_backfill", weeks=3, stdout=out)
+
+    # 30.10–19.11: Sunday 1.11 (a first), Mondays 2.11, 9.11, 16.11.
+    assert out.getvalue().strip() == (
+        "4 snapshots reconstructed from 30.10.2026 to 19.11.2026 (week)"
+    )
+    assert sorted(ForecastSnapshot.objects.values_list("made_on", "reconstructed")) == [
+        (d(11, 1), True),
+        (d(11, 2), True),
+        (d(11, 9), True),
+        (d(11, 16), True),
+    ]
+    call_command("forecast_backfill", weeks=3, stdout=out)
+    assert (
+        out.getvalue()
+        .strip()
+        .endswith("0 snapshots reconstructed from 30.10.2026 to 19.11.2026 (week)")
+    )
