@@ -168,19 +168,35 @@ def deal_field_values(table: str, touched: str) -> str:
 
 
 def invoice_payments(sql: Dialect, invoices: str, now: datetime) -> int:
-    """``paid_amount`` and ``paid_on`` of the invoices in staging ``invoices`` (``pk``).
-
-    One ``UPDATE … FROM`` over one aggregate: the payments of each invoice in order (by
-    date, then entry) with their running total; the last payment after which the total
-    was still short of the amount; ``paid_on`` is the date of the payment after it (every
-    later one keeps the invoice covered, so it is the earliest date among them)."""
-    touched = qn(invoices)
+    """``paid_amount`` and ``paid_on`` of the invoices of ``receivables_invoice`` whose pks
+    the subquery ``invoices`` gives (one column, ``pk``): one ``UPDATE … FROM`` over
+    ``invoice_paid_values``."""
     return sql.execute(
         f"""
         UPDATE {INVOICE} SET paid_amount = x.paid_amount, paid_on = x.paid_on, updated_at = %s
-        FROM (
+        FROM ({invoice_paid_values(invoices, INVOICE)}) x
+        WHERE {INVOICE}.id = x.id AND (
+            {sql.distinct(f"{INVOICE}.paid_amount", "x.paid_amount")}
+            OR {sql.distinct(f"{INVOICE}.paid_on", "x.paid_on")}
+        )
+        """,
+        [sql.param(now)],
+    )
+
+
+def invoice_paid_values(invoices: str, source: str) -> str:
+    """A SELECT of ``id``, ``paid_amount``, ``paid_on`` of the invoices whose pks the
+    subquery ``invoices`` gives (one column, ``pk``); ``source``: where their amounts are (a table or subquery
+    with ``id`` and ``amount``: ``receivables_invoice``, or the new invoices of the import
+    not written yet).
+
+    The payments of each invoice in order (by date, then entry) with their running total;
+    the last payment after which the total was still short of the amount; ``paid_on`` is
+    the date of the payment after it (every later one keeps the invoice covered, so it is
+    the earliest date among them)."""
+    return f"""
             SELECT t.pk AS id, COALESCE(a.paid, 0) AS paid_amount, a.paid_on AS paid_on
-            FROM {touched} t LEFT JOIN (
+            FROM {invoices} t LEFT JOIN (
                 SELECT invoice_id, ROUND(SUM(amount), 2) AS paid,
                     MIN(CASE WHEN rn > last_short THEN paid_on END) AS paid_on
                 FROM (
@@ -191,18 +207,11 @@ def invoice_payments(sql: Dialect, invoices: str, now: datetime) -> int:
                         SELECT p.invoice_id, p.amount, p.paid_on, ROW_NUMBER() OVER w AS rn,
                             CASE WHEN ROUND(SUM(p.amount) OVER w, 2) >= i.amount
                                 THEN 1 ELSE 0 END AS covered
-                        FROM {PAYMENT} p JOIN {INVOICE} i ON i.id = p.invoice_id
-                        WHERE p.invoice_id IN (SELECT pk FROM {touched})
+                        FROM {PAYMENT} p JOIN {source} i ON i.id = p.invoice_id
+                        WHERE p.invoice_id IN {invoices}
                         WINDOW w AS (PARTITION BY p.invoice_id ORDER BY p.paid_on, p.id
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                     ) r
                 ) r2 GROUP BY invoice_id
             ) a ON a.invoice_id = t.pk
-        ) x
-        WHERE {INVOICE}.id = x.id AND (
-            {sql.distinct(f"{INVOICE}.paid_amount", "x.paid_amount")}
-            OR {sql.distinct(f"{INVOICE}.paid_on", "x.paid_on")}
-        )
-        """,
-        [sql.param(now)],
-    )
+        """

@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 
 from vrop.callaudit.models import Call
 from vrop.crm.models import Client, Deal, Product, Task
-from vrop.integrations.exchange import history, spec
+from vrop.integrations.exchange import derive, history, spec
 from vrop.integrations.exchange.derive import DEAL_FIELDS
 from vrop.integrations.exchange.pipeline import FileSink, Parsed
 from vrop.integrations.exchange.sql import qn
-from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, StagedDeal
+from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, NEW_INVOICES, StagedDeal
 from vrop.integrations.exchange.values import Problem
 from vrop.receivables.models import Invoice, Payment, Shipment
 
@@ -108,6 +108,8 @@ ENTITIES: dict[str, Entity] = {
         },
         refs={"deal_id": "deal"},
         derived=("client", "manager"),
+        # new invoices are written once their payments are known (``hold_new_invoices``)
+        insert_exprs={"paid_amount": "COALESCE(s.paid_amount, 0)", "paid_on": "s.paid_on"},
     ),
     "payments.csv": Entity(
         "payments.csv",
@@ -173,6 +175,10 @@ class EntityLoader:
             columns.append((model_field.column, sql.field_type(model_field), model_field))
         if with_extra:
             columns.append(("extra", sql.json_type, None))
+        if entity.model is Invoice:  # of the new invoices, held (``hold_new_invoices``)
+            for name in ("paid_amount", "paid_on"):
+                model_field = meta.get_field(name)
+                columns.append((name, sql.field_type(model_field), None))
         # the app id of a reference is a number in a text column: fix its type
         return [
             (name, "bigint" if name.endswith("__app") else kind, model_field)
@@ -203,6 +209,7 @@ class EntityLoader:
         ref_columns = list(entity.refs)
         user_columns = list(entity.users)
         tail = len(entity.derived)
+        held = (None, None) if entity.model is Invoice else ()  # paid_amount, paid_on
         computed = entity.computed
 
         def rows():
@@ -255,6 +262,7 @@ class EntityLoader:
                         continue
                 if unknown:
                     values.append(json.dumps(extra))
+                values.extend(held)
                 yield values
 
         state = {"used": used, "ref_used": ref_used, "unknown": bool(unknown)}
@@ -419,6 +427,15 @@ class EntityLoader:
                 WHERE {t}.{target} IS NULL AND m.external_id = {t}.{ref}
                 """
             )
+        if model is Invoice and self.new_invoices:
+            # invoices of this import not written yet (``hold_new_invoices``)
+            self.sql.execute(
+                f"""
+                UPDATE {t} SET {target} = m.pk FROM {qn(self.staged["invoices.csv"])} m
+                WHERE {t}.{target} IS NULL AND m.ext = {t}.{ref}
+                  AND m.pk IN (SELECT id FROM {qn(NEW_INVOICES)})
+                """
+            )
 
     def reference_errors(
         self, file: str, table: str, column: str, base: str, target_file: str
@@ -485,6 +502,12 @@ class EntityLoader:
                 f"UPDATE {t} SET client_id = i.client_id "
                 f"FROM receivables_invoice i WHERE i.id = {t}.invoice_id"
             )
+            if self.new_invoices:
+                execute(
+                    f"UPDATE {t} SET client_id = i.client_id "
+                    f"FROM {qn(self.staged['invoices.csv'])} i WHERE i.pk = {t}.invoice_id "
+                    f"AND i.pk IN (SELECT id FROM {qn(NEW_INVOICES)})"
+                )
         elif file == "shipments.csv":
             # the deal's totals as they will be once its lines are counted (at the end)
             deals = "exch_shipment_deals"
@@ -631,35 +654,66 @@ class EntityLoader:
             return
         if model is Invoice:
             self.touch(PAID, f"SELECT deal_id AS pk FROM {t} WHERE pk IS NULL")
-        insert = (
+            created = self.hold_new_invoices(table, columns, expressions, insert_params)
+            counts.created += created
+            counts.updated += updated
+            counts.unchanged += matched - updated
+            return
+        created = sql.execute(
             f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
-            f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line"
+            f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line",
+            insert_params,
         )
-        needs_pks = model is Invoice  # later steps need their pks
-        if needs_pks and sql.is_postgres:
-            # the new pks straight from the insert (ids are unique in staging by now)
-            created = sql.execute(
-                f"WITH new AS ({insert} RETURNING id, external_id) "
-                f"UPDATE {t} SET pk = new.id FROM new WHERE {t}.ext = new.external_id",
-                insert_params,
-            )
-            needs_pks = False
-        else:
-            created = sql.execute(insert, insert_params)
-        if created and needs_pks:
-            self.resolve(
-                table,
-                "pk",
-                "ext",
-                "app_pk",
-                "alt_source",
-                "alt_ext",
-                model,
-                {"app": False, "alt": False},
-            )
         counts.created += created
         counts.updated += updated
         counts.unchanged += matched - updated
+
+    def hold_new_invoices(
+        self, table: str, columns: list[str], expressions: list[str], params: list
+    ) -> int:
+        """New invoices stay in their staging table with pks reserved now (payments refer
+        to them by these pks; foreign keys are checked at commit); ``write_new_invoices``
+        writes them once their payments are loaded. Returns how many."""
+        sql = self.sql
+        t, held = qn(table), qn(NEW_INVOICES)
+        sql.create_temp(NEW_INVOICES, [("line", "integer"), ("id", "bigint")])
+        new_id, id_params = sql.new_ids(Invoice._meta.db_table, "s.line")
+        count = sql.execute(
+            f"INSERT INTO {held} (line, id) SELECT s.line, {new_id} "
+            f"FROM (SELECT line FROM {t} WHERE pk IS NULL ORDER BY line) s ORDER BY s.line",
+            id_params,
+        )
+        if not count:
+            return 0
+        sql.execute(f"UPDATE {t} SET pk = n.id FROM {held} n WHERE n.line = {t}.line")
+        sql.index(NEW_INVOICES, "id")
+        sql.analyze(NEW_INVOICES)
+        sql.analyze(table, "pk")  # was empty when the table was analyzed
+        self.new_invoices = count
+        self.new_invoice_insert = (
+            f"INSERT INTO {qn(Invoice._meta.db_table)} (id, {', '.join(qn(c) for c in columns)}) "
+            f"SELECT s.pk, {', '.join(expressions)} FROM {t} s "
+            f"WHERE s.pk IN (SELECT id FROM {held}) ORDER BY s.pk",
+            params,
+        )
+        return count
+
+    def write_new_invoices(self) -> None:
+        """The held new invoices, with what their payments paid, into
+        ``receivables_invoice``: one write each."""
+        if not self.new_invoices:
+            return
+        sql = self.sql
+        t, held = qn(self.staged["invoices.csv"]), qn(NEW_INVOICES)
+        amounts = f"(SELECT pk AS id, amount FROM {t} WHERE pk IN (SELECT id FROM {held}))"
+        values = derive.invoice_paid_values(f"(SELECT id AS pk FROM {held})", amounts)
+        sql.execute(
+            f"UPDATE {t} SET paid_amount = x.paid_amount, paid_on = x.paid_on "
+            f"FROM ({values}) x WHERE {t}.pk = x.id"
+        )
+        insert, params = self.new_invoice_insert
+        sql.execute(insert, params)
+        self.new_invoices = 0
 
     def stage_new_deals(
         self, table: str, columns: list[str], expressions: list[str], params: list

@@ -54,7 +54,7 @@ from vrop.integrations.exchange.pipeline import DirectSink, FileSink, Parsed, Pr
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
 from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
-from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, StagedDeal
+from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, NEW_INVOICES, StagedDeal
 from vrop.integrations.exchange.values import Problem, parser_for
 from vrop.planning.models import Plan
 from vrop.receivables.models import Invoice, Payment, Shipment
@@ -170,6 +170,8 @@ class Importer(EntityLoader, DealListLoader):
         self.failed: set[str] = set()  # files refused as a whole (header, encoding)
         self.new_deals = 0  # deals of deals.csv not in the database yet (``staged``)
         self.new_deals_written = False
+        self.new_invoices = 0  # invoices of invoices.csv held until their payments are in
+        self.new_invoice_insert: tuple[str, list] | None = None
         self.prefetcher: Prefetcher | None = None
         self.analyzed: set[str] = set()
         self.users_by_id: dict[tuple[str, str], int] = {}
@@ -355,22 +357,32 @@ class Importer(EntityLoader, DealListLoader):
                 self.deal_tables(),
             )
         elif file == "payments.csv" and ("invoices.csv" in staged or file in staged):
-            sql = self.sql
-            before = "exch_invoices_paid"
-            day = sql.field_type(Invoice._meta.get_field("paid_on"))
-            sql.create_temp(before, [("pk", "bigint"), ("paid_on", day)])
-            invoices = qn(Invoice._meta.db_table)
-            sql.execute(
-                f"INSERT INTO {qn(before)} (pk, paid_on) SELECT id, paid_on FROM {invoices} "
-                f"WHERE id IN (SELECT pk FROM {qn(TOUCHED_INVOICES)})"
+            self.invoices_paid()
+            self.write_new_invoices()
+
+    def invoices_paid(self) -> None:
+        """What the payments paid of the invoices in the database they touch (the new
+        invoices get theirs in ``write_new_invoices``); their deals' fully paid day."""
+        sql = self.sql
+        before = "exch_invoices_paid"
+        day = sql.field_type(Invoice._meta.get_field("paid_on"))
+        sql.create_temp(before, [("pk", "bigint"), ("paid_on", day)])
+        invoices = qn(Invoice._meta.db_table)
+        touched = f"(SELECT pk FROM {qn(TOUCHED_INVOICES)}"
+        if self.new_invoices:
+            touched += f" WHERE pk NOT IN (SELECT id FROM {qn(NEW_INVOICES)})"
+        touched += ")"
+        sql.execute(
+            f"INSERT INTO {qn(before)} (pk, paid_on) SELECT id, paid_on FROM {invoices} "
+            f"WHERE id IN {touched}"
+        )
+        if derive.invoice_payments(sql, touched, self.now):
+            # the deals whose invoices became paid (or unpaid) on another day
+            self.touch(
+                PAID,
+                f"SELECT i.deal_id AS pk FROM {qn(before)} b JOIN {invoices} i ON i.id = b.pk "
+                f"WHERE {sql.distinct('i.paid_on', 'b.paid_on')}",
             )
-            if derive.invoice_payments(sql, TOUCHED_INVOICES, self.now):
-                # the deals whose invoices became paid (or unpaid) on another day
-                self.touch(
-                    PAID,
-                    f"SELECT i.deal_id AS pk FROM {qn(before)} b JOIN {invoices} i ON i.id = b.pk "
-                    f"WHERE {sql.distinct('i.paid_on', 'b.paid_on')}",
-                )
 
     def touch(self, table: str, select: str) -> None:
         """Add the ids that ``select`` returns to a set of touched objects."""

@@ -23,6 +23,10 @@ from django.db import models
 
 NEW_DEALS = "exch_new_deals"
 NEW_FACTS = "exch_new_deal_facts"  # their derived fields and facts, narrow rows
+# New invoices are held the same way, in their staging table (``exch_invoices``, pks
+# reserved): the payments of the import are loaded first, so that each new invoice is
+# written once, with what was paid (``paid_amount``, ``paid_on``). Their pks: here.
+NEW_INVOICES = "exch_new_invoices"
 
 _registry = Apps(installed_apps=())
 
