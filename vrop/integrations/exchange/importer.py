@@ -13,7 +13,8 @@ rows of what it created or changed (``history``). Any bad row anywhere rolls the
 import is written, and the report names each bad row with its file, line and reason.
 
 Memory stays flat in the size of the files: rows are streamed in batches; Python keeps
-only the ids of managers and of refused rows.
+only the ids of users and of refused rows. On PostgreSQL a thread parses the next files
+into temporary files while the server merges the previous ones (``pipeline``).
 """
 
 from __future__ import annotations
