@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import factories
+from tests.planning.conftest import TODAY, d, moment
 from vrop.analytics.periods import Period
 from vrop.crm.choices import Stage
 from vrop.planning.forecast import SYSTEM, Forecast, forecast, forecast_accuracy, stage_odds
 from vrop.planning.models import ForecastSnapshot
 from vrop.planning.services import forecast_snapshot_take
 from vrop.receivables.services import payment_record
-
-MSK = ZoneInfo("Europe/Moscow")
-TODAY = dt.date(2026, 11, 20)
-
-
-def moment(day: dt.date, hour: int = 12) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), MSK)
-
-
-def d(month: int, day: int) -> dt.date:
-    return dt.date(2026, month, day)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(moment(TODAY), tick=False):
-        yield
 
 
 def _history_deal(client, *, paid: bool):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core.management import call_command
 
 from tests import factories
+from tests.planning.conftest import TODAY, d, moment
 from vrop.core.errors import ValidationError
 from vrop.core.rulebook import FLAG
 from vrop.crm.choices import Stage
@@ -26,23 +26,7 @@ from vrop.planning.services import (
 )
 from vrop.receivables.services import payment_record
 
-MSK = ZoneInfo("Europe/Moscow")
-TODAY = dt.date(2026, 11, 20)
 X = dt.date(2026, 11, 10)
-
-
-def moment(day: dt.date, hour: int = 12) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour), MSK)
-
-
-def d(month: int, day: int) -> dt.date:
-    return dt.date(2026, month, day)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(moment(TODAY), tick=False):
-        yield
 
 
 def _deal(client, stage, amount, received, path=(), closed=None):
