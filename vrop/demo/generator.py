@@ -233,6 +233,8 @@ def _generate(seed: int, scale: int, today: date, months: int, say) -> dict:
                 _plans(writer, seed, managers, shared, start, today)
                 _stop_overdue_clients(shared, settings_row.overdue_client_stop_days)
                 counts = writer.finish()
+                # Every deal, whatever phase wrote its history (managers, the inbox).
+                _stage_moments(Deal.objects.all())
             if bulk:  # cheaper before the deals' indexes are back
                 _response_times(Deal.objects.all())
         if bulk:  # once the invoices' index by deal is back
@@ -300,11 +302,15 @@ def _margin_days(deals) -> None:
     margin_days_refresh(deals)
 
 
-def _deal_facts(deals) -> None:
-    """The facts deals keep for the numbers, by the functions that own them."""
+def _stage_moments(deals) -> None:
     from vrop.crm.services import deals_stage_moments_refresh
 
     deals_stage_moments_refresh(deals)
+
+
+def _deal_facts(deals) -> None:
+    """The facts deals keep for the numbers, by the functions that own them (the stage
+    moments are kept once for all deals at the end)."""
     _response_times(deals)
     _paid_on(deals)
     _margin_days(deals)
