@@ -276,7 +276,7 @@ class Deal(ExternalRecord, TimeStampedModel):
             # quote (or won) in a date range, with what the conversion sums.
             models.Index(
                 fields=["quote_reached_at", "manager"],
-                include=["amount", "paid_on"],
+                include=["id", "amount", "paid_on"],
                 condition=Q(quote_reached_at__isnull=False),
                 name="deal_quote_reached_idx",
             ),

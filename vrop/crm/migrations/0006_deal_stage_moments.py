@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(("quote_reached_at__isnull", False)),
                 fields=["quote_reached_at", "manager"],
-                include=("amount", "paid_on"),
+                include=("id", "amount", "paid_on"),
                 name="deal_quote_reached_idx",
             ),
         ),
