@@ -244,3 +244,20 @@ def test_forecast_equals_the_sum_of_its_parts(cells):
 
 def test_the_system_viewer_is_not_a_request_user():
     assert SYSTEM is not None and not hasattr(SYSTEM, "role")
+
+
+def test_the_forecast_page_names_the_stages_in_russian(book, owner):
+    """Stages are shown by their Russian names (not the codes); the footnote about default
+    rates is shown only when some stage has too little history."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    page = client.get("/planning/forecast/").content.decode()
+    odds = stage_odds(at=TODAY)
+    for row in odds.values():
+        label = row.label[:1].upper() + row.label[1:]
+        assert f"<td>{label}{' *' if not row.from_history else ''}</td>" in page
+    assert ">lead<" not in page and ">contact<" not in page
+    shown = "мало истории" in page
+    assert shown == any(not row.from_history for row in odds.values())

@@ -94,6 +94,10 @@ class StageOdds:
     paid: int
     from_history: bool
 
+    @property
+    def label(self) -> str:
+        return str(Stage(self.stage).label)
+
 
 def _history_row(at: date) -> dict:
     """Per stage, of last year's deals: resolved ones that reached it, paid ones, and the
@@ -246,6 +250,11 @@ class Forecast:
     @property
     def total(self) -> Decimal:
         return round_money(sum(self.days.values(), ZERO))
+
+    @property
+    def defaults_used(self) -> bool:
+        """Some stage has too little history and uses the default rate."""
+        return any(not odds.from_history for odds in self.odds.values())
 
     def part(self, kind: str) -> Decimal:
         return round_money(sum((v for (k, _d), v in self.days.items() if k == kind), ZERO))
