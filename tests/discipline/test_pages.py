@@ -175,10 +175,11 @@ def test_board_is_for_the_head_and_owner_only(manager):
 
 
 def test_inbox_decline_without_reason_then_with(manager):
-    request = RequestFactory(manager=manager, company_name="ООО «Спам»")
+    request = RequestFactory(manager=manager, company_name="ООО «Спам»", channel="website")
     web = browser(manager)
     page = web.get("/discipline/inbox/")
     assert "ООО «Спам»" in page.content.decode()
+    assert '<div class="small text-muted">форма на сайте</div>' in page.content.decode()
     refused = web.post(f"/discipline/inbox/{request.pk}/decline/", {"reason": ""}, headers=HTMX)
     assert "Укажите причину отказа по заявке." in refused.content.decode()
     request.refresh_from_db()

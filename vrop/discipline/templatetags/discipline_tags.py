@@ -23,6 +23,14 @@ def _url(name: str, *args) -> str:
 
 
 @register.filter
+def channel_label(value: str) -> str:
+    """The channel's name in the user's language (an unknown code as it is)."""
+    from vrop.crm.choices import Channel
+
+    return str(dict(Channel.choices).get(value, value))
+
+
+@register.filter
 def deal_url(deal_id) -> str:
     return _url("deal-detail", deal_id) if deal_id else ""
 
