@@ -29,7 +29,7 @@ import os
 import statistics
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
@@ -63,53 +63,6 @@ def _timed(label: str, function, repeat: int) -> tuple[float, float]:
     return p50, p95
 
 
-@contextmanager
-def read_only():
-    """No writes for the duration: sessions in signed cookies and a read-only connection,
-    so that any write to a shared database fails loudly instead of changing it."""
-    from django.conf import settings
-
-    saved = settings.SESSION_ENGINE
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
-    guard = {
-        "postgresql": (
-            "SET SESSION default_transaction_read_only = on",
-            "SET SESSION default_transaction_read_only = off",
-        ),
-        "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF"),
-    }.get(connection.vendor)
-    if guard:
-        with connection.cursor() as cursor:
-            cursor.execute(guard[0])
-    try:
-        yield
-    finally:
-        if guard:
-            with connection.cursor() as cursor:
-                cursor.execute(guard[1])
-        settings.SESSION_ENGINE = saved
-
-
-def _client_of(user):
-    """A test client logged in as ``user`` without ``login()`` (whose signals write)."""
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.test import Client
-
-    if "testserver" not in settings.ALLOWED_HOSTS:
-        settings.ALLOWED_HOSTS.append("testserver")
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    session[SESSION_KEY] = user._meta.pk.value_to_string(user)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    client = Client()
-    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
-    return client
-
-
 def _get(client, url: str):
     def call():
         response = client.get(url)
@@ -121,8 +74,12 @@ def _get(client, url: str):
 
 def _ensure_demo(scale: int, quick: bool) -> bool:
     """Generate the demo unless a company exists; True when it existed (read-only run)."""
+    from django.core.management import call_command
+
     from vrop.demo.generator import demo_exists, generate_demo
 
+    if "accounts_user" not in connection.introspection.table_names():  # a new data directory
+        call_command("migrate", interactive=False, verbosity=0)
     if demo_exists():
         return True
     started = time.perf_counter()
@@ -232,12 +189,14 @@ def run(scale=None, quick=False):
         started = time.perf_counter()
         forecast_snapshot_take(on=today)
         print(f"daily forecast snapshot: {time.perf_counter() - started:.1f} s", flush=True)
+    from benchmarks.bench_today import logged_in_client, read_only
+
     with read_only() if existing else nullcontext():
         _timed(
             "owner dashboard (selector)", lambda: owner_dashboard(viewer=owner, day=today), repeat
         )
         _timed("kpi, month to date (selector)", lambda: kpi(viewer=owner, period=to_date), repeat)
-        client = _client_of(owner)
+        client = logged_in_client(owner)
         _timed(
             "GET /api/v1/dashboard/owner",
             _get(client, f"/api/v1/dashboard/owner?date={today}"),
