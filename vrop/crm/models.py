@@ -48,6 +48,7 @@ class Client(ExternalRecord, TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="clients",
+        db_index=False,  # (manager, name) below serves it
     )
     phone = models.CharField(_("phone"), max_length=50, blank=True, default="")
     email = models.EmailField(_("e-mail"), blank=True, default="")
@@ -156,6 +157,7 @@ class Deal(ExternalRecord, TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="deals",
+        db_index=False,  # (client, stage) below serves it
     )
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -164,9 +166,11 @@ class Deal(ExternalRecord, TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="deals",
+        db_index=False,  # (manager, stage) below serves it
     )
     channel = models.CharField(_("channel"), max_length=32, blank=True, default=Channel.OTHER)
-    received_at = models.DateTimeField(_("received at"), db_index=True)
+    # indexed by deal_received_sla_idx (its first column) below
+    received_at = models.DateTimeField(_("received at"))
     need = models.TextField(_("need"), blank=True, default="")
     stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices, default=Stage.LEAD)
     stage_changed_at = models.DateTimeField(_("in stage since"))
@@ -200,9 +204,16 @@ class Deal(ExternalRecord, TimeStampedModel):
     # Flags raised on import or sync instead of refusing (rule code -> message).
     flags = models.JSONField(_("flags"), default=dict, blank=True)
     copied_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="copies",
+        db_index=False,  # deal_copied_from_idx below: only the copies
     )
     history = HistoricalRecords(
+        # nothing filters the history by these; their indexes would only slow imports
+        no_db_index=["client", "manager", "received_at", "copied_from"],
         excluded_fields=[
             "updated_at",
             "last_activity_at",
@@ -213,7 +224,7 @@ class Deal(ExternalRecord, TimeStampedModel):
             "contact_reached_at",
             "quote_reached_at",
             "won_reached_at",
-        ]
+        ],
     )
 
     objects = DealQuerySet.as_manager()
@@ -280,6 +291,11 @@ class Deal(ExternalRecord, TimeStampedModel):
                 condition=Q(quote_reached_at__isnull=False),
                 name="deal_quote_reached_idx",
             ),
+            models.Index(
+                fields=["copied_from"],
+                condition=Q(copied_from__isnull=False),
+                name="deal_copied_from_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -318,7 +334,8 @@ class DealLine(models.Model):
     cost_price = models.DecimalField(_("cost price"), **MONEY)
     list_price = models.DecimalField(_("list price"), **MONEY)
     position = models.PositiveIntegerField(default=0)
-    history = HistoricalRecords()
+    # nothing filters the lines' history by these; their indexes would only slow imports
+    history = HistoricalRecords(no_db_index=["deal", "product"])
 
     class Meta:
         verbose_name = _("deal line")
@@ -362,12 +379,22 @@ class DealLine(models.Model):
 class StageChange(models.Model):
     """Stage history: written only by ``deal_stage_change`` (and imports of history)."""
 
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    deal = models.ForeignKey(
+        Deal,
+        on_delete=models.CASCADE,
+        related_name="stage_changes",
+        db_index=False,  # (deal, changed_at) below serves it
+    )
     from_stage = models.CharField(_("from stage"), max_length=16, blank=True, default="")
     stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices)
     changed_at = models.DateTimeField(_("changed at"))
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # stagechange_changed_by_idx below: only the changes made by someone
     )
 
     class Meta:
@@ -377,6 +404,11 @@ class StageChange(models.Model):
         indexes = [
             models.Index(fields=["deal", "changed_at"]),
             models.Index(fields=["stage", "changed_at"]),
+            models.Index(
+                fields=["changed_by"],
+                condition=Q(changed_by__isnull=False),
+                name="stagechange_changed_by_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -394,7 +426,12 @@ class Task(ExternalRecord, TimeStampedModel):
     """A task; an open task with a due date on an open deal is its next step."""
 
     deal = models.ForeignKey(
-        Deal, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+        Deal,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        db_index=False,  # (deal, done_at) below serves it
     )
     client = models.ForeignKey(
         Client, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
@@ -406,13 +443,19 @@ class Task(ExternalRecord, TimeStampedModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tasks",
+        db_index=False,  # (manager, done_at, due_at) below serves it
     )
     title = models.CharField(_("title"), max_length=300)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     result = models.TextField(_("result"), blank=True, default="")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # task_created_by_idx below: only the tasks someone created
     )
 
     objects = TaskQuerySet.as_manager()
@@ -436,6 +479,11 @@ class Task(ExternalRecord, TimeStampedModel):
                 fields=["due_at", "manager"],
                 condition=Q(done_at__isnull=True),
                 name="task_open_due_idx",
+            ),
+            models.Index(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="task_created_by_idx",
             ),
         ]
 

@@ -52,9 +52,15 @@ class Invoice(ExternalRecord, TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="invoices",
+        db_index=False,  # (client, paid_on) below serves it
     )
     manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # (manager, paid_on) below serves it
     )
     number = models.CharField(_("number"), max_length=64, db_index=True)
     issued_on = models.DateField(_("issued on"))
@@ -155,7 +161,12 @@ class Shipment(ExternalRecord):
         "crm.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="shipments"
     )
     manager = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # (manager, shipped_on) below serves it
     )
     shipped_on = models.DateField(_("shipped on"))
     amount = models.DecimalField(_("amount"), **MONEY)

@@ -659,11 +659,13 @@ class EntityLoader:
             counts.updated += updated
             counts.unchanged += matched - updated
             return
-        created = sql.execute(
-            f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
-            f"SELECT {', '.join(expressions)} FROM {t} s WHERE s.pk IS NULL ORDER BY s.line",
-            insert_params,
-        )
+        source = f"FROM {t} s WHERE s.pk IS NULL"
+        with self.refs.inserting(model, dict(zip(columns, expressions, strict=True)), source):
+            created = sql.execute(
+                f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
+                f"SELECT {', '.join(expressions)} {source} ORDER BY s.line",
+                insert_params,
+            )
         counts.created += created
         counts.updated += updated
         counts.unchanged += matched - updated
@@ -690,11 +692,13 @@ class EntityLoader:
         sql.analyze(NEW_INVOICES)
         sql.analyze(table, "pk")  # was empty when the table was analyzed
         self.new_invoices = count
+        source = f"FROM {t} s WHERE s.pk IN (SELECT id FROM {held})"
         self.new_invoice_insert = (
             f"INSERT INTO {qn(Invoice._meta.db_table)} (id, {', '.join(qn(c) for c in columns)}) "
-            f"SELECT s.pk, {', '.join(expressions)} FROM {t} s "
-            f"WHERE s.pk IN (SELECT id FROM {held}) ORDER BY s.pk",
+            f"SELECT s.pk, {', '.join(expressions)} {source} ORDER BY s.pk",
             params,
+            dict(zip(columns, expressions, strict=True)),
+            source,
         )
         return count
 
@@ -711,8 +715,9 @@ class EntityLoader:
             f"UPDATE {t} SET paid_amount = x.paid_amount, paid_on = x.paid_on "
             f"FROM ({values}) x WHERE {t}.pk = x.id"
         )
-        insert, params = self.new_invoice_insert
-        sql.execute(insert, params)
+        insert, params, values, source = self.new_invoice_insert
+        with self.refs.inserting(Invoice, values, source):
+            sql.execute(insert, params)
         self.new_invoices = 0
 
     def stage_new_deals(
@@ -749,10 +754,13 @@ class EntityLoader:
         facts = {f.column for f in StagedDeal._meta.concrete_fields} | set(DEAL_FIELDS)
         facts -= {"id", "received_at"}
         names = ", ".join(qn(f.column) for f in fields)
-        values = ", ".join(f"{'x' if f.column in facts else 'n'}.{qn(f.column)}" for f in fields)
-        self.sql.execute(
-            f"INSERT INTO {qn(Deal._meta.db_table)} ({names}) "
-            f"SELECT {values} FROM {qn(NEW_DEALS)} n JOIN {qn(NEW_FACTS)} x ON x.id = n.id "
-            f"ORDER BY n.id"
-        )
+        expressions = {
+            f.column: f"{'x' if f.column in facts else 'n'}.{qn(f.column)}" for f in fields
+        }
+        source = f"FROM {qn(NEW_DEALS)} n JOIN {qn(NEW_FACTS)} x ON x.id = n.id WHERE true"
+        with self.refs.inserting(Deal, expressions, source):
+            self.sql.execute(
+                f"INSERT INTO {qn(Deal._meta.db_table)} ({names}) "
+                f"SELECT {', '.join(expressions.values())} {source} ORDER BY n.id"
+            )
         self.new_deals_written = True

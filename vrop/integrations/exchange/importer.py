@@ -53,6 +53,7 @@ from vrop.integrations.exchange.entities import (
 from vrop.integrations.exchange.lists import DealListLoader
 from vrop.integrations.exchange.pipeline import DirectSink, FileSink, Parsed, Prefetcher
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
+from vrop.integrations.exchange.references import ReferenceLedger
 from vrop.integrations.exchange.report import ImportReport
 from vrop.integrations.exchange.sql import Dialect, qn
 from vrop.integrations.exchange.staged import NEW_DEALS, NEW_FACTS, NEW_INVOICES, StagedDeal
@@ -163,6 +164,7 @@ class Importer(EntityLoader, DealListLoader):
         self.source = source
         self.report = report
         self.sql = Dialect(connection)
+        self.refs = ReferenceLedger(self.sql)
         self.tz = ZoneInfo(company_settings().time_zone or "Europe/Moscow")
         self.now = timezone.now()
         self.user_ids: dict[str, int | None] = {}
@@ -182,6 +184,7 @@ class Importer(EntityLoader, DealListLoader):
 
     def run(self) -> None:
         self.sql.tune_session()
+        self.refs.start()
         for table in (TOUCHED, TOUCHED_INVOICES, MOVED, PAID):
             self.sql.create_temp(table, [("pk", "bigint")])
         try:
@@ -216,7 +219,13 @@ class Importer(EntityLoader, DealListLoader):
             self.refresh_statistics()
             self.flag_deals()
             created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else history.NONE
-            history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
+            with self.refs.keys_kept():  # history rows: no user, no other constraint
+                history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
+        if self.report.ok:
+            for table, count, examples in self.refs.verify():
+                self.report.error(
+                    Path(self.report.path).name, 0, ReferenceLedger.message(table, count, examples)
+                )
 
     # --- parsing ahead (``pipeline``) ---------------------------------------------------
 
@@ -734,12 +743,13 @@ class Importer(EntityLoader, DealListLoader):
         sql.load(flags_table, ["pk", "flags"], rows)
         self.report.flagged_deals = len(rows)
         f = qn(flags_table)
-        sql.execute(
-            f"UPDATE crm_deal SET flags = x.flags FROM {f} x "
-            f"WHERE crm_deal.id = x.pk AND {sql.distinct('crm_deal.flags', 'x.flags')}"
-        )
         empty = sql.json_literal({})
-        sql.execute(
-            f"UPDATE crm_deal SET flags = {empty} WHERE id IN (SELECT pk FROM {qn(TOUCHED)}) "
-            f"AND id NOT IN (SELECT pk FROM {f}) AND {sql.distinct('flags', empty)}"
-        )
+        with self.refs.keys_kept():  # only the flags
+            sql.execute(
+                f"UPDATE crm_deal SET flags = x.flags FROM {f} x "
+                f"WHERE crm_deal.id = x.pk AND {sql.distinct('crm_deal.flags', 'x.flags')}"
+            )
+            sql.execute(
+                f"UPDATE crm_deal SET flags = {empty} WHERE id IN (SELECT pk FROM {qn(TOUCHED)}) "
+                f"AND id NOT IN (SELECT pk FROM {f}) AND {sql.distinct('flags', empty)}"
+            )

@@ -263,14 +263,19 @@ class DealListLoader:
         if lines:
             history.removed(self.sql, DealLine, f"t.deal_id IN {changed}", self.now)
         counts.deleted += execute(f"DELETE FROM {real} WHERE deal_id IN {changed}")
+        source = f"FROM {t} WHERE deal_id IN {changed}"
         insert = (
-            f"INSERT INTO {real} ({insert_columns}) SELECT {select_columns} FROM {t} "
-            f"WHERE deal_id IN {changed} ORDER BY line"
+            f"INSERT INTO {real} ({insert_columns}) SELECT {select_columns} {source} ORDER BY line"
         )
-        if lines and self.sql.is_postgres:
-            counts.created += history.insert_with_history(self.sql, DealLine, insert, [], self.now)
-        else:
-            counts.created += execute(insert)
+        model = DealLine if lines else StageChange
+        values = dict(zip(insert_columns.split(", "), select_columns.split(", "), strict=True))
+        with self.refs.inserting(model, values, source):
+            if lines and self.sql.is_postgres:
+                counts.created += history.insert_with_history(
+                    self.sql, DealLine, insert, [], self.now
+                )
+            else:
+                counts.created += execute(insert)
         if lines and not self.sql.is_postgres:
             history.write(
                 self.sql,
