@@ -3,6 +3,7 @@ handed back to the main thread."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from vrop.integrations.exchange.pipeline import (
+    SWITCH_INTERVAL_S,
     FileSink,
     Parsed,
     Prefetcher,
@@ -87,6 +89,24 @@ def test_a_failure_before_the_rows_stops_the_later_files_too():
             prefetcher.get("b.csv")
     finally:
         prefetcher.close()
+
+
+def test_the_switch_interval_is_short_while_any_parsing_thread_runs():
+    def parse(file, sink):
+        return Parsed(file, "t", [("a", "bigint")], lambda: iter([[1]]), sink)
+
+    before = sys.getswitchinterval()
+    first = Prefetcher(parse, ["a.csv"])
+    second = Prefetcher(parse, ["b.csv"])
+    try:
+        assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
+        first.close()
+        first.close()  # twice: still counted once
+        assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL_S)
+    finally:
+        first.close()
+        second.close()
+    assert sys.getswitchinterval() == before
 
 
 def test_sink_keeps_the_order_and_the_total_of_errors():
