@@ -71,6 +71,45 @@ def evaluate_bulk(event: str, queryset, *, actor=None) -> dict:
     return dict(result)
 
 
+def evaluate_bulk_events(pairs: list[tuple[str, Any]], *, actor=None) -> list[dict]:
+    """``evaluate_bulk`` for several ``(event, queryset)`` at once (an import: every event
+    its objects went through); one result per pair, in order. A set-based variant that
+    several of the events share, over querysets of the same model, runs once over their
+    union and each event keeps the objects of its own queryset: a set-based variant is a
+    per-object rule, so an object's violations do not depend on the others."""
+    results: list[dict] = [defaultdict(list) for _pair in pairs]
+    shared: dict[tuple, list[int]] = defaultdict(list)
+    for index, (event, queryset) in enumerate(pairs):
+        for function in _RULES.get(event, []):
+            bulk = _BULK.get(function)
+            if bulk is None:
+                for obj in queryset.iterator(chunk_size=2000):
+                    found = function(obj, actor=actor, context={})
+                    if found:
+                        results[index][obj.pk].extend(found)
+            else:
+                shared[(bulk, queryset.model)].append(index)
+    # in the order the variants were first met, as evaluate_bulk runs them
+    for (bulk, _model), indexes in shared.items():
+        if len(indexes) == 1:
+            found = bulk(pairs[indexes[0]][1])
+            for pk, violations in found.items():
+                results[indexes[0]][pk].extend(violations)
+            continue
+        union = pairs[indexes[0]][1]
+        for index in indexes[1:]:
+            union = union | pairs[index][1]
+        found = bulk(union)
+        if not found:
+            continue
+        for index in indexes:
+            queryset = pairs[index][1]
+            for pk in queryset.values_list("pk", flat=True).iterator(chunk_size=5000):
+                if pk in found:
+                    results[index][pk].extend(found[pk])
+    return [dict(result) for result in results]
+
+
 def rules_for(event: str) -> list[Callable[..., list[Violation]]]:
     return list(_RULES.get(event, []))
 

@@ -63,6 +63,8 @@ def _approval_violation(decision) -> Violation:
     )
 
 
+# one set-based variant for the three events: an import evaluates it once for all of them
+# (``rulebook.evaluate_bulk_events``); defined below
 @rule("deal.won", "deal.invoice", "deal.quote", bulk=lambda deals: approval_required_bulk(deals))
 def approval_required(deal, *, actor, context) -> list[Violation]:
     """Until its prices are approved, a deal is not won, invoiced or quoted."""

@@ -721,11 +721,13 @@ class Importer(EntityLoader, DealListLoader):
 
     def flag_deals(self) -> None:
         """Run the rules of every event an imported deal went through, in flag mode
-        (``rulebook.evaluate_bulk``); store what they flag in the deals' ``flags``."""
+        (``rulebook.evaluate_bulk_events``); store what they flag in the deals' ``flags``."""
         deals = Deal.objects.filter(pk__in=RawSQL(f"SELECT pk FROM {qn(TOUCHED)}", ()))
         flags: dict[int, dict[str, str]] = defaultdict(dict)
-        for event, objects in flag_events(deals):
-            found = rulebook.evaluate_bulk(event, objects)
+        events = flag_events(deals)
+        for (_event, objects), found in zip(
+            events, rulebook.evaluate_bulk_events(events), strict=True
+        ):
             deal_of = {pk: pk for pk in found}
             if objects.model is not Deal:
                 keys = sorted(found)
