@@ -283,7 +283,7 @@ class Importer(EntityLoader, DealListLoader):
                 written += self.report.counts["deals.csv"].created  # the completed history
             if model is Deal and self.new_deals and not self.new_deals_written:
                 continue
-            if self.sql.refresh_statistics(table, written):
+            if self.sql.refresh_statistics(model, written):
                 self.analyzed.add(table)
 
     def deal_tables(self) -> list[str]:
