@@ -20,6 +20,8 @@ from decimal import Decimal
 from django.core.management.color import no_style
 from django.db import connection
 
+from vrop.core import bulkload
+
 
 def neutral(value):
     """A Python value as the neutral form the writer sends to either database."""
@@ -134,7 +136,7 @@ class DeferredKeys:
     def __init__(self, models):
         self.tables = [model._meta.db_table for model in models]
         self.foreign_keys: list[tuple[str, str, str]] = []
-        self.indexes: list[str] = []
+        self.indexes: list[tuple[str, str, str]] = []
 
     def __enter__(self):
         with connection.cursor() as cursor:
@@ -145,26 +147,17 @@ class DeferredKeys:
                 [self.tables],
             )
             self.foreign_keys = list(cursor.fetchall())
-            cursor.execute(
-                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
-                "FROM pg_index i WHERE i.indrelid::regclass::text = ANY(%s) "
-                "AND NOT i.indisunique AND NOT i.indisprimary ORDER BY 1",
-                [self.tables],
-            )
-            rows = list(cursor.fetchall())
-            self.indexes = [definition for _name, definition in rows]
+            self.indexes = bulkload.plain_indexes(self.tables)
             for table, name, _definition in self.foreign_keys:
                 cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            for name, _definition in rows:
-                cursor.execute(f"DROP INDEX {name}")
+        bulkload.drop_indexes(self.indexes)
         return self
 
     def __exit__(self, kind, value, traceback):
         if kind is not None:
             return False  # the caller's transaction rolls the drop back
+        bulkload.build_indexes(self.indexes)
         with connection.cursor() as cursor:
-            for definition in self.indexes:
-                cursor.execute(definition)
             for table, name, definition in self.foreign_keys:
                 cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
             for table in self.tables:

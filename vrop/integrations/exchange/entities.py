@@ -660,7 +660,11 @@ class EntityLoader:
             counts.unchanged += matched - updated
             return
         source = f"FROM {t} s WHERE s.pk IS NULL"
-        with self.refs.inserting(model, dict(zip(columns, expressions, strict=True)), source):
+        coming = sql.fetchone(f"SELECT COUNT(*) {source}")[0]
+        with (
+            self.refs.inserting(model, dict(zip(columns, expressions, strict=True)), source),
+            self.indexes.inserting([model], coming),
+        ):
             created = sql.execute(
                 f"INSERT INTO {target} ({', '.join(qn(c) for c in columns)}) "
                 f"SELECT {', '.join(expressions)} {source} ORDER BY s.line",
@@ -716,7 +720,10 @@ class EntityLoader:
             f"FROM ({values}) x WHERE {t}.pk = x.id"
         )
         insert, params, values, source = self.new_invoice_insert
-        with self.refs.inserting(Invoice, values, source):
+        with (
+            self.refs.inserting(Invoice, values, source),
+            self.indexes.inserting([Invoice], self.new_invoices),
+        ):
             sql.execute(insert, params)
         self.new_invoices = 0
 
@@ -758,7 +765,10 @@ class EntityLoader:
             f.column: f"{'x' if f.column in facts else 'n'}.{qn(f.column)}" for f in fields
         }
         source = f"FROM {qn(NEW_DEALS)} n JOIN {qn(NEW_FACTS)} x ON x.id = n.id WHERE true"
-        with self.refs.inserting(Deal, expressions, source):
+        with (
+            self.refs.inserting(Deal, expressions, source),
+            self.indexes.inserting([Deal], self.new_deals),
+        ):
             self.sql.execute(
                 f"INSERT INTO {qn(Deal._meta.db_table)} ({names}) "
                 f"SELECT {', '.join(expressions.values())} {source} ORDER BY n.id"

@@ -50,6 +50,7 @@ from vrop.integrations.exchange.entities import (
     TOUCHED_INVOICES,
     EntityLoader,
 )
+from vrop.integrations.exchange.indexes import IndexRebuild
 from vrop.integrations.exchange.lists import DealListLoader
 from vrop.integrations.exchange.pipeline import DirectSink, FileSink, Parsed, Prefetcher
 from vrop.integrations.exchange.reader import CsvFile, Source, SourceError
@@ -165,6 +166,7 @@ class Importer(EntityLoader, DealListLoader):
         self.report = report
         self.sql = Dialect(connection)
         self.refs = ReferenceLedger(self.sql)
+        self.indexes = IndexRebuild(self.sql)
         self.tz = ZoneInfo(company_settings().time_zone or "Europe/Moscow")
         self.now = timezone.now()
         self.user_ids: dict[str, int | None] = {}
@@ -219,7 +221,11 @@ class Importer(EntityLoader, DealListLoader):
             self.refresh_statistics()
             self.flag_deals()
             created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else history.NONE
-            with self.refs.keys_kept():  # history rows: no user, no other constraint
+            touched = self.sql.fetchone(f"SELECT COUNT(*) FROM {qn(TOUCHED)}")[0]
+            with (
+                self.refs.keys_kept(),  # history rows: no user, no other constraint
+                self.indexes.inserting([Deal.history.model], touched),
+            ):
                 history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
         if self.report.ok:
             for table, count, examples in self.refs.verify():

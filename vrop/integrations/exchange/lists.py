@@ -269,7 +269,9 @@ class DealListLoader:
         )
         model = DealLine if lines else StageChange
         values = dict(zip(insert_columns.split(", "), select_columns.split(", "), strict=True))
-        with self.refs.inserting(model, values, source):
+        coming = self.sql.fetchone(f"SELECT COUNT(*) {source}")[0]
+        models = [DealLine, DealLine.history.model] if lines else [StageChange]
+        with self.refs.inserting(model, values, source), self.indexes.inserting(models, coming):
             if lines and self.sql.is_postgres:
                 counts.created += history.insert_with_history(
                     self.sql, DealLine, insert, [], self.now
