@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tests.factories import DealFactory
 from tests.integrations.exchange.conftest import BASIC, model_counts
-from vrop.crm.models import StageChange
+from vrop.crm.models import Deal, StageChange
 from vrop.integrations.exchange.importer import import_path
 from vrop.integrations.exchange.references import ReferenceLedger
 from vrop.integrations.exchange.sql import Dialect
@@ -121,3 +121,19 @@ def test_an_import_reports_and_writes_the_same_with_either_check(monkeypatch):
     assert started == [True, False]
     assert results[0] == results[1]
     assert results[0][0]["deal_lines.csv"]["created"] > 0
+
+
+@pytest.mark.django_db
+def test_rows_the_import_creates_are_not_locked_but_checked_to_be_written():
+    deal = DealFactory()
+    never_written = deal.pk + 1000
+    sql = Dialect(connection)
+    ledger = ReferenceLedger(sql)
+    with transaction.atomic():
+        assert ledger.start()
+        ledger.creating(Deal, f"SELECT unnest(ARRAY[{deal.pk}, {never_written}]::bigint[]) AS id")
+        with ledger.inserting(StageChange, VALUES, SOURCE, [deal.pk, never_written]):
+            sql.execute(INSERT, [deal.pk, never_written])
+        assert sql.fetchone('SELECT COUNT(*) FROM "exch_refs_crm_deal"')[0] == 0
+        assert ledger.verify() == [("crm_deal", 1, [never_written])]
+        transaction.set_rollback(True)

@@ -694,6 +694,7 @@ class EntityLoader:
         sql.execute(f"UPDATE {t} SET pk = n.id FROM {held} n WHERE n.line = {t}.line")
         sql.index(NEW_INVOICES, "id")
         sql.analyze(NEW_INVOICES)
+        self.refs.creating(Invoice, f"SELECT id FROM {held}")
         sql.analyze(table, "pk")  # was empty when the table was analyzed
         self.new_invoices = count
         source = f"FROM {t} s WHERE s.pk IN (SELECT id FROM {held})"
@@ -749,6 +750,7 @@ class EntityLoader:
             return 0
         sql.index(NEW_DEALS, "external_id")
         sql.analyze(NEW_DEALS, "id", "external_id", "client_id", "manager_id", "stage")
+        self.refs.creating(Deal, f"SELECT id FROM {qn(NEW_DEALS)}")
         self.new_deals = count
         self.touch(TOUCHED, f"SELECT id AS pk FROM {qn(NEW_DEALS)}")
         return count

@@ -12,6 +12,9 @@ and this ledger does the checks itself, set-based:
   expressions over ``source``; the distinct ids they refer to are noted per parent table;
 - ``keys_kept``: the statements write no foreign-key column (derived fields, history rows
   with no user), so there is nothing to check;
+- ``creating``: the ids of rows the import itself creates in a parent table (new deals,
+  new invoices, reserved ahead): references to them are not noted (no other transaction
+  sees them, nothing to lock); ``verify`` checks instead that each of them was written;
 - ``verify`` (before the commit): the noted rows of each parent table are locked as the
   per-row check locks them (``FOR KEY SHARE``: a concurrent delete of a row the import
   refers to waits for the import, then fails on its own foreign key) and counted; one
@@ -40,6 +43,7 @@ class ReferenceLedger:
         self.sql = sql
         self.active = False
         self.parents: dict[str, str] = {}  # parent table -> its ledger (a staging table)
+        self.created: dict[str, str] = {}  # parent table -> a SELECT of the ids created
 
     def start(self) -> bool:
         """Whether the bulk writes may skip the per-row checks (PostgreSQL, and the role
@@ -88,6 +92,11 @@ class ReferenceLedger:
         with self._unchecked():
             yield
 
+    def creating(self, model, ids: str) -> None:
+        """The import creates rows of ``model`` with the ids ``ids`` (a SELECT) gives."""
+        if self.active:
+            self.created[model._meta.db_table] = ids
+
     def note(self, model, values: Mapping[str, str], source: str, params) -> None:
         for field in model._meta.concrete_fields:
             if not field.is_relation or not getattr(field, "db_constraint", False):
@@ -104,9 +113,11 @@ class ReferenceLedger:
             if ledger is None:
                 ledger = self.parents[parent] = f"{PREFIX}{parent}"
                 self.sql.create_temp(ledger, [("pk", "bigint")])
+            own = self.created.get(parent)
+            not_own = f" AND ({expression}) NOT IN ({own})" if own else ""
             self.sql.execute(
                 f"INSERT INTO {qn(ledger)} (pk) SELECT DISTINCT {expression} {source} "
-                f"AND ({expression}) IS NOT NULL ON CONFLICT DO NOTHING",
+                f"AND ({expression}) IS NOT NULL{not_own} ON CONFLICT DO NOTHING",
                 list(params),
             )
 
@@ -114,6 +125,17 @@ class ReferenceLedger:
         """Lock and count the rows the import refers to; returns, per parent table with
         rows missing, (table, how many, a few of their ids)."""
         missing = []
+        for parent, ids in self.created.items():
+            p = qn(parent)
+            lost = [
+                row[0]
+                for row in self.sql.fetchall(
+                    f"SELECT c.id FROM ({ids}) c WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {p} p WHERE p.id = c.id) ORDER BY c.id"
+                )
+            ]
+            if lost:
+                missing.append((parent, len(lost), lost[:5]))
         for parent, ledger in self.parents.items():
             p, r = qn(parent), qn(ledger)
             wanted, locked = self.sql.fetchone(
