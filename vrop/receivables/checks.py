@@ -151,15 +151,18 @@ def _import_credit_facts(client_ids) -> dict:
     ):
         oldest.setdefault(client_id, (due_on, number))
     facts = {}
-    for client in Client.objects.filter(pk__in=client_ids):
-        part = parts[client.pk]
-        due, number = oldest.get(client.pk, (None, ""))
-        facts[client.pk] = CreditFacts(
-            client_name=client.name,
-            payment_terms_days=client.payment_terms_days,
-            credit_limit=client.credit_limit,
-            credit_status=client.credit_status,
-            credit_status_reason=client.credit_status_reason,
+    clients = Client.objects.filter(pk__in=client_ids).values_list(
+        "pk", "name", "payment_terms_days", "credit_limit", "credit_status", "credit_status_reason"
+    )  # values, not objects: thousands of clients on a large import
+    for pk, name, terms, limit, status, reason in clients:
+        part = parts[pk]
+        due, number = oldest.get(pk, (None, ""))
+        facts[pk] = CreditFacts(
+            client_name=name,
+            payment_terms_days=terms,
+            credit_limit=limit,
+            credit_status=status,
+            credit_status_reason=reason,
             exposure=part["unpaid"] + part["won_not_invoiced"] - part["advances"],
             oldest_overdue_days=(today - due).days if due else 0,
             oldest_overdue_number=number,

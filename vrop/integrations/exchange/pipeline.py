@@ -163,7 +163,10 @@ def copy_line(row: Iterable) -> str:
     formats = _FORMATS
     return (
         "\t".join(
-            "\\N" if value is None else (formats.get(type(value)) or _other)(value) for value in row
+            [
+                "\\N" if value is None else (formats.get(type(value)) or _other)(value)
+                for value in row
+            ]
         )
         + "\n"
     )
