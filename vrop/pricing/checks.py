@@ -194,15 +194,6 @@ def _promise_violation(deal, missing) -> Violation:
     )
 
 
-@rule("deal.quote", bulk=lambda deals: promise_bulk(deals))
-def promise_confirmed_on_quote(deal, *, actor, context) -> list[Violation]:
-    """A quote that promises a date needs a confirmation for every line."""
-    if deal.promised_date is None:
-        return []
-    missing = list(_unconfirmed_lines(deal, timezone.now()))
-    return [_promise_violation(deal, missing)] if missing else []
-
-
 def promise_bulk(queryset) -> dict:
     from vrop.crm.models import DealLine
     from vrop.pricing.models import Confirmation
@@ -225,6 +216,15 @@ def promise_bulk(queryset) -> dict:
         "A delivery date is promised without a valid confirmation from stock or a supplier."
     )
     return {pk: [Violation("promise_unconfirmed", message)] for pk in pks}
+
+
+@rule("deal.quote", bulk=promise_bulk)
+def promise_confirmed_on_quote(deal, *, actor, context) -> list[Violation]:
+    """A quote that promises a date needs a confirmation for every line."""
+    if deal.promised_date is None:
+        return []
+    missing = list(_unconfirmed_lines(deal, timezone.now()))
+    return [_promise_violation(deal, missing)] if missing else []
 
 
 @rule("deal.save", bulk=promise_bulk)

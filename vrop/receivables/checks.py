@@ -36,7 +36,7 @@ def _moment(value) -> object:
     return min(day, today)
 
 
-@rule("deal.won", bulk=lambda deals: credit_on_import_bulk(deals))  # defined below
+@rule("deal.won")  # its set-based variant: ``credit_on_import_bulk``, registered below
 def credit_on_won(deal, *, actor, context) -> list[Violation]:
     from vrop.receivables.selectors import client_credit_facts, credit_policy, override_active
 
@@ -263,6 +263,11 @@ def credit_on_shipment_bulk(shipments) -> dict:
     policy = credit_policy()
     refusals = {client_id: shipment_refusals(f, policy) for client_id, f in facts.items()}
     return {pk: refusals[client_id] for pk, client_id in rows if refusals.get(client_id)}
+
+
+# the same variant for both events, so that an import runs it once for both
+# (``rulebook.evaluate_bulk_events``)
+rule("deal.won", bulk=credit_on_import_bulk)(credit_on_won)
 
 
 @rule("deal.save", bulk=credit_on_import_bulk)
