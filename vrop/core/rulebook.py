@@ -73,41 +73,44 @@ def evaluate_bulk(event: str, queryset, *, actor=None) -> dict:
 
 def evaluate_bulk_events(pairs: list[tuple[str, Any]], *, actor=None) -> list[dict]:
     """``evaluate_bulk`` for several ``(event, queryset)`` at once (an import: every event
-    its objects went through); one result per pair, in order. A set-based variant that
-    several of the events share, over querysets of the same model, runs once over their
-    union and each event keeps the objects of its own queryset: a set-based variant is a
-    per-object rule, so an object's violations do not depend on the others."""
-    results: list[dict] = [defaultdict(list) for _pair in pairs]
-    shared: dict[tuple, list[int]] = defaultdict(list)
+    its objects went through); one result per pair, in order, each as ``evaluate_bulk``
+    gives it. A set-based variant that several of the events share, over querysets of the
+    same model, runs once over their union and each event keeps the objects of its own
+    queryset: a set-based variant is a per-object rule, so an object's violations do not
+    depend on the others."""
+    users: dict[tuple, list[int]] = defaultdict(list)  # (variant, model) -> pair indexes
     for index, (event, queryset) in enumerate(pairs):
+        for function in _RULES.get(event, []):
+            bulk = _BULK.get(function)
+            if bulk is not None and index not in users[(bulk, queryset.model)]:
+                users[(bulk, queryset.model)].append(index)
+    found: dict[tuple, dict] = {}
+    for key, indexes in users.items():
+        union = pairs[indexes[0]][1]
+        for index in indexes[1:]:
+            union = union | pairs[index][1]
+        found[key] = key[0](union)
+    results = []
+    for event, queryset in pairs:
+        result: dict = defaultdict(list)
+        own: set | None = None  # the pks of this pair, when a shared variant flagged some
         for function in _RULES.get(event, []):
             bulk = _BULK.get(function)
             if bulk is None:
                 for obj in queryset.iterator(chunk_size=2000):
-                    found = function(obj, actor=actor, context={})
-                    if found:
-                        results[index][obj.pk].extend(found)
-            else:
-                shared[(bulk, queryset.model)].append(index)
-    # in the order the variants were first met, as evaluate_bulk runs them
-    for (bulk, _model), indexes in shared.items():
-        if len(indexes) == 1:
-            found = bulk(pairs[indexes[0]][1])
-            for pk, violations in found.items():
-                results[indexes[0]][pk].extend(violations)
-            continue
-        union = pairs[indexes[0]][1]
-        for index in indexes[1:]:
-            union = union | pairs[index][1]
-        found = bulk(union)
-        if not found:
-            continue
-        for index in indexes:
-            queryset = pairs[index][1]
-            for pk in queryset.values_list("pk", flat=True).iterator(chunk_size=5000):
-                if pk in found:
-                    results[index][pk].extend(found[pk])
-    return [dict(result) for result in results]
+                    violations = function(obj, actor=actor, context={})
+                    if violations:
+                        result[obj.pk].extend(violations)
+                continue
+            key = (bulk, queryset.model)
+            flagged = found[key]
+            if flagged and len(users[key]) > 1 and own is None:
+                own = set(queryset.values_list("pk", flat=True).iterator(chunk_size=5000))
+            for pk, violations in flagged.items():
+                if len(users[key]) == 1 or pk in own:
+                    result[pk].extend(violations)
+        results.append(dict(result))
+    return results
 
 
 def rules_for(event: str) -> list[Callable[..., list[Violation]]]:
