@@ -213,3 +213,34 @@ def test_a_background_task_cannot_win_an_unapproved_deal(manager):
     assert error.value.code == "approval_required"
     deal.refresh_from_db()
     assert (deal.stage, StageChange.objects.filter(deal=deal).count()) == (Stage.LEAD, 1)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_set_based_approval_state_is_the_per_deal_one(manager, head, monkeypatch):
+    from vrop.pricing import services
+    from vrop.pricing.services import deal_approval_state, deals_approval_states, lines_fingerprint
+
+    monkeypatch.setattr(services, "CHUNK", 2)  # several chunks
+    rebar = ProductFactory(list_price=D("56000"), cost_price=D("48000"))
+    deals = []
+    for price in ("55000", "53200", "53200", "53200", "40000"):
+        deal = DealFactory(client=ClientFactory(manager=manager), stage=Stage.WON)
+        DealLineFactory(deal=deal, product=rebar, price=D(price), qty=D("2.5"))
+        deals.append(deal)
+    no_lines = DealFactory(client=ClientFactory(manager=manager), stage=Stage.WON)
+    deals.append(no_lines)
+    for deal, fingerprint in ((deals[2], lines_fingerprint(deals[2])), (deals[3], "stale")):
+        ApprovalRequest.objects.create(
+            deal=deal,
+            level="head",
+            lines_fingerprint=fingerprint,
+            status="approved",
+            requested_at=NOW,
+            decided_by=head,
+            decided_at=NOW,
+        )
+
+    states = deals_approval_states([d.pk for d in deals])
+
+    assert states == {deal.pk: deal_approval_state(deal) for deal in deals}
+    assert [states[d.pk][2] for d in deals] == [True, False, True, False, False, True]

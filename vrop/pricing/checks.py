@@ -85,17 +85,16 @@ def won_without_approval_bulk(queryset) -> dict:
 
 def approval_required_bulk(queryset) -> dict:
     """Set-based ``approval_required`` (imports flag, not refuse): the deals the SQL
-    thresholds pick, each confirmed (and its message made) by ``deal_approval_state``."""
-    from vrop.crm.models import Deal
-    from vrop.pricing.services import deal_approval_state
+    thresholds pick, each confirmed (and its message made) as ``deal_approval_state`` does
+    (``deals_approval_states``: in chunks, a few queries per 500 deals)."""
+    from vrop.pricing.services import deals_approval_states
 
-    result = {}
-    candidates = Deal.objects.filter(pk__in=_needs_approval(queryset)).order_by("pk")
-    for deal in candidates.iterator(chunk_size=2000):
-        decision, _approval, cleared = deal_approval_state(deal)
-        if not cleared:
-            result[deal.pk] = [_approval_violation(decision)]
-    return result
+    states = deals_approval_states(_needs_approval(queryset).iterator(chunk_size=5000))
+    return {
+        pk: [_approval_violation(decision)]
+        for pk, (decision, _approval, cleared) in sorted(states.items())
+        if not cleared
+    }
 
 
 def _needs_approval(queryset):

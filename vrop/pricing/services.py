@@ -48,20 +48,22 @@ def policy_current() -> Policy:
 
 
 _LINES_SQL = """
-SELECT p.name, p.category, l.qty, l.price, l.cost_price, l.list_price, c.min_margin_pct
+SELECT l.deal_id, p.name, p.category, l.qty, l.price, l.cost_price, l.list_price,
+    c.min_margin_pct
 FROM {line} l
 JOIN {product} p ON p.id = l.product_id
 LEFT JOIN {policy} c ON c.category = p.category
-WHERE l.deal_id = %s
-ORDER BY l.position, l.id
+WHERE l.deal_id IN ({deals})
+ORDER BY l.deal_id, l.position, l.id
 """
+CHUNK = 500  # deals per query of the set-based variants
 
 
-def _lines_with_minimums(deal: Deal) -> list[tuple]:
-    """The deal's lines with their product and the minimum margin of its category (or
-    None), in one query. Plain SQL: this runs on every line write and every check of a
-    deal, and the ORM's compilation of the same query cost more than the query itself
-    (docs/benchmarks.md, "Price discipline")."""
+def _lines_with_minimums(deal_ids: list[int]) -> dict[int, list[tuple]]:
+    """The deals' lines with their product and the minimum margin of its category (or
+    None), in one query, per deal. Plain SQL: this runs on every line write and every
+    check of a deal, and the ORM's compilation of the same query cost more than the query
+    itself (docs/benchmarks.md, "Price discipline")."""
     from django.db import connection
 
     from vrop.crm.models import DealLine, Product
@@ -71,13 +73,18 @@ def _lines_with_minimums(deal: Deal) -> list[tuple]:
         line=quote(DealLine._meta.db_table),
         product=quote(Product._meta.db_table),
         policy=quote(CategoryPolicy._meta.db_table),
+        deals=", ".join(["%s"] * len(deal_ids)),
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [deal.pk])
+        cursor.execute(sql, list(deal_ids))
         rows = cursor.fetchall()
-    if connection.vendor == "sqlite":  # SQLite hands numbers back as int or float
-        return [(*row[:2], *(_decimal(v) for v in row[2:])) for row in rows]
-    return rows
+    sqlite = connection.vendor == "sqlite"  # SQLite hands numbers back as int or float
+    lines: dict[int, list[tuple]] = {}
+    for deal_id, *row in rows:
+        if sqlite:
+            row = [*row[:2], *(_decimal(v) for v in row[2:])]
+        lines.setdefault(deal_id, []).append(tuple(row))
+    return lines
 
 
 def _decimal(value) -> Decimal | None:
@@ -91,10 +98,14 @@ def deal_priced_lines_and_policy(deal: Deal) -> tuple[list[PricedLine], Policy]:
     company's settings row (none inside ``company_settings_cached()``): the policy carries
     only the minimums of the categories on the deal, which is all the rule looks up.
     """
+    return _priced(_lines_with_minimums([deal.pk]).get(deal.pk, []), company_settings())
+
+
+def _priced(rows: list[tuple], row) -> tuple[list[PricedLine], Policy]:
+    """A deal's lines (rows of ``_lines_with_minimums``) and the policy for them, from the
+    company's settings ``row``."""
     lines, minimums = [], {}
-    for index, (name, category, qty, price, cost, list_price, minimum) in enumerate(
-        _lines_with_minimums(deal)
-    ):
+    for index, (name, category, qty, price, cost, list_price, minimum) in enumerate(rows):
         lines.append(
             PricedLine(
                 position=index,
@@ -108,7 +119,6 @@ def deal_priced_lines_and_policy(deal: Deal) -> tuple[list[PricedLine], Policy]:
         )
         if minimum is not None:
             minimums[category] = minimum
-    row = company_settings()
     policy = Policy(
         manager_discount_pct=row.discount_manager_pct,
         head_discount_pct=row.discount_head_pct,
@@ -159,9 +169,46 @@ def deal_approval_state(deal: Deal) -> tuple[Decision, ApprovalRequest | None, b
         .order_by("-decided_at")
         .first()
     )
+    return _state(decision, approved)
+
+
+def _state(decision: Decision, approved: ApprovalRequest | None):
     if approved is not None and LEVEL_BY_ROLE.get(approved.level, 0) >= decision.level:
         return decision, approved, True
     return decision, approved, False
+
+
+def deals_approval_states(deal_ids) -> dict[int, tuple[Decision, ApprovalRequest | None, bool]]:
+    """``deal_approval_state`` of many deals (imports): the lines of ``CHUNK`` deals per
+    query, the settings row once, the approved requests of the deals that need approval
+    per chunk, and the fingerprint only of the deals that have one."""
+    from vrop.crm.models import Deal
+
+    settings = company_settings()
+    states = {}
+    deal_ids = sorted(set(deal_ids))
+    for start in range(0, len(deal_ids), CHUNK):
+        chunk = deal_ids[start : start + CHUNK]
+        lines = _lines_with_minimums(chunk)
+        decisions = {
+            pk: approval_level_required(*_priced(lines.get(pk, []), settings)) for pk in chunk
+        }
+        needing = [pk for pk, decision in decisions.items() if decision.level != Level.NONE]
+        approvals: dict[int, list[ApprovalRequest]] = {}
+        for approval in ApprovalRequest.objects.filter(
+            deal_id__in=needing, status=ApprovalStatus.APPROVED
+        ).order_by("deal_id", "-decided_at"):
+            approvals.setdefault(approval.deal_id, []).append(approval)
+        for pk, decision in decisions.items():
+            if decision.level == Level.NONE:
+                states[pk] = (decision, None, True)
+                continue
+            fingerprint = lines_fingerprint(Deal(pk=pk)) if pk in approvals else None
+            approved = next(
+                (a for a in approvals.get(pk, []) if a.lines_fingerprint == fingerprint), None
+            )
+            states[pk] = _state(decision, approved)
+    return states
 
 
 @transaction.atomic
