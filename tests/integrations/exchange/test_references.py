@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 
 from tests.factories import DealFactory
 from tests.integrations.exchange.conftest import BASIC, model_counts
@@ -136,4 +136,19 @@ def test_rows_the_import_creates_are_not_locked_but_checked_to_be_written():
             sql.execute(INSERT, [deal.pk, never_written])
         assert sql.fetchone('SELECT COUNT(*) FROM "exch_refs_crm_deal"')[0] == 0
         assert ledger.verify() == [("crm_deal", 1, [never_written])]
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_failing_bulk_statement_keeps_its_own_error():
+    deal = DealFactory()
+    sql = Dialect(connection)
+    ledger = ReferenceLedger(sql)
+    with transaction.atomic():
+        assert ledger.start()
+        with (
+            pytest.raises(ProgrammingError, match="exch_no_such_table"),
+            ledger.inserting(StageChange, VALUES, SOURCE, [deal.pk, deal.pk]),
+        ):
+            sql.execute("INSERT INTO exch_no_such_table VALUES (1)")
         transaction.set_rollback(True)

@@ -71,8 +71,13 @@ class ReferenceLedger:
         self._replica(True)
         try:
             yield
-        finally:
-            self._replica(False)
+        except BaseException:
+            try:
+                self._replica(False)
+            except DatabaseError:
+                pass  # the transaction failed: it rolls back, the setting with it
+            raise
+        self._replica(False)
 
     @contextmanager
     def inserting(
