@@ -40,8 +40,8 @@ def rebuilds(monkeypatch):
     found: list[list[str]] = []
     init = indexes.IndexRebuild.__init__
 
-    def recording(self, sql):
-        init(self, sql)
+    def recording(self, sql, **options):
+        init(self, sql, **options)
         found.append(self.rebuilt)
 
     monkeypatch.setattr(indexes.IndexRebuild, "__init__", recording)
@@ -87,3 +87,14 @@ def test_a_table_busy_with_a_reader_keeps_its_indexes_and_the_import_does_not_wa
     assert "crm_deal" not in rebuilds[0]
     assert "crm_dealline" in rebuilds[0]
     assert result[0]["deals.csv"]["created"] > 0
+
+
+def test_an_unchanged_reimport_or_a_dry_run_locks_and_rebuilds_nothing(monkeypatch, rebuilds):
+    monkeypatch.setattr(indexes, "MIN_ROWS", 1)
+    with time_machine.travel(NOW, tick=False), transaction.atomic():
+        assert import_path(BASIC).ok
+        assert import_path(BASIC).ok  # everything unchanged
+        assert import_path(BASIC, dry_run=True).ok
+        transaction.set_rollback(True)
+    assert "crm_deal" in rebuilds[0]
+    assert rebuilds[1] == [] and rebuilds[2] == []

@@ -166,7 +166,8 @@ class Importer(EntityLoader, DealListLoader):
         self.report = report
         self.sql = Dialect(connection)
         self.refs = ReferenceLedger(self.sql)
-        self.indexes = IndexRebuild(self.sql)
+        # a dry run writes nothing for good: no table locked for it
+        self.indexes = IndexRebuild(self.sql, enabled=not report.dry_run)
         self.tz = ZoneInfo(company_settings().time_zone or "Europe/Moscow")
         self.now = timezone.now()
         self.user_ids: dict[str, int | None] = {}
@@ -221,10 +222,10 @@ class Importer(EntityLoader, DealListLoader):
             self.refresh_statistics()
             self.flag_deals()
             created = f"(SELECT id FROM {qn(NEW_DEALS)})" if self.new_deals else history.NONE
-            touched = self.sql.fetchone(f"SELECT COUNT(*) FROM {qn(TOUCHED)}")[0]
             with (
                 self.refs.keys_kept(),  # history rows: no user, no other constraint
-                self.indexes.inserting([Deal.history.model], touched),
+                # the bulk of a first load: the new deals' rows (an unchanged deal gets none)
+                self.indexes.inserting([Deal.history.model], self.new_deals),
             ):
                 history.write(self.sql, Deal, f"(SELECT pk FROM {qn(TOUCHED)})", self.now, created)
         if self.report.ok:

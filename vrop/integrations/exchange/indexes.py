@@ -32,8 +32,9 @@ LOCK_WAIT = "500ms"
 
 
 class IndexRebuild:
-    def __init__(self, sql: Dialect) -> None:
+    def __init__(self, sql: Dialect, *, enabled: bool = True) -> None:
         self.sql = sql
+        self.enabled = enabled
         self.rebuilt: list[str] = []  # tables whose indexes this import built again
 
     @contextmanager
@@ -41,7 +42,7 @@ class IndexRebuild:
         """Statements inside insert ``coming`` new rows into each of these models'
         tables."""
         taken = []
-        if self.sql.is_postgres and coming >= MIN_ROWS:
+        if self.enabled and self.sql.is_postgres and coming >= MIN_ROWS:
             for model in models:
                 table = model._meta.db_table
                 if table in self.rebuilt or not self._worth(table, coming):
