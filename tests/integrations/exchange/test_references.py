@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import time_machine
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.utils import translation
 
 from tests.factories import DealFactory
 from tests.integrations.exchange.conftest import BASIC, model_counts
@@ -152,3 +153,16 @@ def test_a_failing_bulk_statement_keeps_its_own_error():
         ):
             sql.execute("INSERT INTO exch_no_such_table VALUES (1)")
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_an_import_whose_references_fail_the_check_writes_nothing(monkeypatch):
+    """The importer hands a failed check to the report, in Russian, and rolls back."""
+    monkeypatch.setattr(ReferenceLedger, "verify", lambda self: [("crm_client", 2, [7, 9])])
+    before = model_counts()
+    with translation.override("ru"):
+        report = import_path(BASIC)
+        rendered = report.render()
+    assert not report.ok
+    assert "удалили во время загрузки" in rendered and "7, 9" in rendered
+    assert model_counts() == before
